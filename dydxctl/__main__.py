@@ -1,0 +1,3 @@
+from dydxctl.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The chain's error codes we can meet, keyed by (codespace, code) — never by code alone.
+
+clob: protocol/x/clob/types/errors.go; sdk: cosmos-sdk types/errors/errors.go.
+`clob 32` (stateful cancel already exists) and `sdk 32` (wrong sequence) are different.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+
+class ChainCode(NamedTuple):
+    name: str
+    meaning: str
+
+
+CLOB: Final = "clob"
+SDK: Final = "sdk"
+
+# (codespace, code) -> name as registered in the chain, and a one-line meaning.
+CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
+    (CLOB, 5): ChainCode("ErrInvalidOrderGoodTilBlock", "good_til_block is zero or invalid"),
+    (CLOB, 7): ChainCode("ErrOrderIsCanceled", "this OrderId was cancelled until a later block"),
+    (CLOB, 9): ChainCode(
+        "ErrCancelAlreadyExists", "a cancel with an equal or later good_til_block already exists"
+    ),
+    (CLOB, 10): ChainCode(
+        "ErrHeightExceedsGoodTilBlock", "the current height is past good_til_block"
+    ),
+    (CLOB, 11): ChainCode(
+        "ErrGoodTilBlockExceedsShortBlockWindow", "good_til_block is beyond the short-block window"
+    ),
+    (CLOB, 24): ChainCode("ErrOrderFullyFilled", "the order is already fully filled"),
+    (CLOB, 27): ChainCode("ErrInvalidClob", "unknown clob pair"),
+    (CLOB, 29): ChainCode(
+        "ErrInvalidStatefulOrderCancellation",
+        "the cancel's good_til_block_time is before the order's",
+    ),
+    (CLOB, 32): ChainCode(
+        "ErrStatefulOrderCancellationAlreadyExists", "a cancel for this stateful order is pending"
+    ),
+    (CLOB, 45): ChainCode("ErrInvalidBatchCancel", "malformed MsgBatchCancel"),
+    (CLOB, 46): ChainCode("ErrBatchCancelFailed", "no order of the batch could be cancelled"),
+    (CLOB, 2003): ChainCode("ErrPostOnlyWouldCrossMakerOrder", "a post-only order would cross"),
+    (CLOB, 3000): ChainCode("ErrInvalidOrderFlag", "order_flags is not a valid value"),
+    (CLOB, 3001): ChainCode("ErrInvalidStatefulOrderGoodTilBlockTime", "good_til_block_time is 0"),
+    (CLOB, 3002): ChainCode(
+        "ErrLongTermOrdersCannotRequireImmediateExecution", "a long-term order cannot be IOC/FOK"
+    ),
+    (CLOB, 3003): ChainCode(
+        "ErrTimeExceedsGoodTilBlockTime", "the block time is past good_til_block_time"
+    ),
+    (CLOB, 3004): ChainCode(
+        "ErrGoodTilBlockTimeExceedsStatefulOrderTimeWindow",
+        "good_til_block_time is beyond the 95-day stateful window",
+    ),
+    (CLOB, 3005): ChainCode("ErrStatefulOrderAlreadyExists", "this stateful order already exists"),
+    (CLOB, 3006): ChainCode(
+        "ErrStatefulOrderDoesNotExist", "the stateful order is not in state (filled, expired, …)"
+    ),
+    (CLOB, 3008): ChainCode(
+        "ErrStatefulOrderPreviouslyCancelled", "this stateful order was already cancelled"
+    ),
+    (CLOB, 3009): ChainCode(
+        "ErrStatefulOrderPreviouslyRemoved", "this stateful order was already removed"
+    ),
+    (CLOB, 3010): ChainCode(
+        "ErrStatefulOrderCancellationFailedForAlreadyRemovedOrder",
+        "the order was removed earlier in this block",
+    ),
+    (CLOB, 6000): ChainCode("ErrInvalidConditionType", "invalid condition type"),
+    (CLOB, 6001): ChainCode("ErrInvalidConditionalOrderTriggerSubticks", "invalid trigger price"),
+    (CLOB, 10001): ChainCode(
+        "ErrOrderWouldExceedMaxOpenOrdersEquityTierLimit", "too many open orders"
+    ),
+    (SDK, 2): ChainCode("ErrTxDecode", "the transaction bytes could not be decoded"),
+    (SDK, 3): ChainCode("ErrInvalidSequence", "invalid sequence"),
+    (SDK, 4): ChainCode("ErrUnauthorized", "the signature does not verify"),
+    (SDK, 8): ChainCode("ErrInvalidPubKey", "invalid public key"),
+    (SDK, 9): ChainCode("ErrUnknownAddress", "the account does not exist on this chain"),
+    (SDK, 18): ChainCode("ErrInvalidRequest", "invalid request"),
+    (SDK, 30): ChainCode("ErrTxTimeoutHeight", "the tx timeout height has passed"),
+    (SDK, 32): ChainCode("ErrWrongSequence", "wrong account sequence or timestamp nonce"),
+}
+
+# Answers to a cancel that mean "the order is already gone" — resolve them, don't just fail.
+ORDER_GONE_CODES: Final = frozenset({(CLOB, 3006), (CLOB, 3009), (CLOB, 3010), (CLOB, 24)})
+# Answers meaning a cancel for the order is already in flight.
+CANCEL_ALREADY_PENDING_CODES: Final = frozenset({(CLOB, 9), (CLOB, 32)})
+# Answers meaning the order's good-til has passed.
+EXPIRED_CODES: Final = frozenset({(CLOB, 10), (CLOB, 3003)})
+
+
+def describe(codespace: str, code: int) -> ChainCode:
+    """The chain's name and meaning for a code, or a neutral description if unknown."""
+    return CHAIN_CODES.get(
+        (codespace, code),
+        ChainCode("unknown", f"{codespace} error {code} (not in dydxctl's table)"),
+    )

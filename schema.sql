@@ -1,0 +1,1 @@
+dydxctl/schema.sql
