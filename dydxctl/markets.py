@@ -1,0 +1,178 @@
+"""Size and price ↔ quantums and subticks, with Decimal and the market's own parameters.
+
+Formulas (v4-chain protocol/x/clob/types/clob_pair.go and the Indexer's
+`stores/perpetual-market`): quantums = size · 10^(−atomicResolution), a multiple of
+stepBaseQuantums; subticks = price · 10^(atomicResolution − quantumConversionExponent
++ QUOTE_ATOMIC_RESOLUTION_ABS), a multiple of subticksPerTick. Floats never enter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
+
+from dydxctl.errors import BadInput
+
+# USDC has 6 decimals: quote quantums are micro-USDC (protocol/lib/constants.go
+# QuoteCurrencyAtomicResolution = -6).
+QUOTE_ATOMIC_RESOLUTION_ABS = 6
+UINT64_MAX = 2**64 - 1
+# Quantums and subticks live in SQLite INTEGER columns (signed 64-bit).
+STORABLE_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Market:
+    ticker: str
+    clob_pair_id: int
+    atomic_resolution: int
+    quantum_conversion_exponent: int
+    step_base_quantums: int
+    subticks_per_tick: int
+    oracle_price: Decimal | None = None
+    status: str = "ACTIVE"
+
+    @classmethod
+    def from_indexer(cls, ticker: str, data: dict[str, Any]) -> Market:
+        """From one entry of /v4/perpetualMarkets (numbers arrive as strings or ints)."""
+        try:
+            return cls(
+                ticker=ticker,
+                clob_pair_id=int(data["clobPairId"]),
+                atomic_resolution=int(data["atomicResolution"]),
+                quantum_conversion_exponent=int(data["quantumConversionExponent"]),
+                step_base_quantums=int(data["stepBaseQuantums"]),
+                subticks_per_tick=int(data["subticksPerTick"]),
+                oracle_price=Decimal(str(data["oraclePrice"])) if data.get("oraclePrice") else None,
+                status=str(data.get("status", "ACTIVE")),
+            )
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            raise BadInput(
+                f"The Indexer's parameters for {ticker} are malformed ({exc!r}).",
+                "Check --indexer points at a dYdX v4 Indexer.",
+            ) from exc
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Market:
+        return cls(
+            ticker=row["ticker"],
+            clob_pair_id=row["clob_pair_id"],
+            atomic_resolution=row["atomic_resolution"],
+            quantum_conversion_exponent=row["quantum_conversion_exponent"],
+            step_base_quantums=row["step_base_quantums"],
+            subticks_per_tick=row["subticks_per_tick"],
+            oracle_price=Decimal(row["oracle_price"]) if row.get("oracle_price") else None,
+            status=row.get("status") or "ACTIVE",
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "ticker": self.ticker,
+            "clob_pair_id": self.clob_pair_id,
+            "atomic_resolution": self.atomic_resolution,
+            "quantum_conversion_exponent": self.quantum_conversion_exponent,
+            "step_base_quantums": self.step_base_quantums,
+            "subticks_per_tick": self.subticks_per_tick,
+            "oracle_price": str(self.oracle_price) if self.oracle_price is not None else None,
+            "status": self.status,
+        }
+
+    # --- scales ---------------------------------------------------------------------------
+    @property
+    def _size_scale(self) -> Decimal:
+        return Decimal(10) ** -self.atomic_resolution
+
+    @property
+    def _price_scale(self) -> Decimal:
+        exponent = (
+            self.atomic_resolution - self.quantum_conversion_exponent + QUOTE_ATOMIC_RESOLUTION_ABS
+        )
+        return Decimal(10) ** exponent
+
+    @property
+    def step_size(self) -> Decimal:
+        return _plain(Decimal(self.step_base_quantums) / self._size_scale)
+
+    @property
+    def tick_size(self) -> Decimal:
+        return _plain(Decimal(self.subticks_per_tick) / self._price_scale)
+
+    def size_from_quantums(self, quantums: int) -> Decimal:
+        return _plain(Decimal(quantums) / self._size_scale)
+
+    def price_from_subticks(self, subticks: int) -> Decimal:
+        return _plain(Decimal(subticks) / self._price_scale)
+
+    # --- conversions ----------------------------------------------------------------------
+    def quantums(self, size: Decimal) -> int:
+        """Size in base units → quantums; refuses values off the step grid, naming neighbours."""
+        _require_positive(size, "size")
+        exact = size * self._size_scale
+        steps = exact / self.step_base_quantums
+        if steps != steps.to_integral_value():
+            low = int(steps.to_integral_value(ROUND_FLOOR)) * self.step_base_quantums
+            high = int(steps.to_integral_value(ROUND_CEILING)) * self.step_base_quantums
+            options = [self.size_from_quantums(q) for q in (low, high) if q > 0]
+            raise BadInput(
+                f"Size {size} is not a multiple of {self.ticker}'s step size {self.step_size}.",
+                f"Nearest valid sizes: {' or '.join(str(o) for o in options)}.",
+            )
+        quantums = int(exact)
+        _require_fits(quantums, "size", self.size_from_quantums(STORABLE_MAX))
+        return quantums
+
+    def subticks(self, price: Decimal) -> int:
+        """Price in quote units → subticks; refuses values off the tick grid."""
+        _require_positive(price, "price")
+        exact = price * self._price_scale
+        ticks = exact / self.subticks_per_tick
+        if ticks != ticks.to_integral_value():
+            low = int(ticks.to_integral_value(ROUND_FLOOR)) * self.subticks_per_tick
+            high = int(ticks.to_integral_value(ROUND_CEILING)) * self.subticks_per_tick
+            options = [self.price_from_subticks(s) for s in (low, high) if s > 0]
+            raise BadInput(
+                f"Price {price} is not a multiple of {self.ticker}'s tick size {self.tick_size}.",
+                f"Nearest valid prices: {' or '.join(str(o) for o in options)}.",
+            )
+        subticks = int(exact)
+        _require_fits(subticks, "price", self.price_from_subticks(STORABLE_MAX))
+        return subticks
+
+    def round_price(self, price: Decimal, *, up: bool) -> Decimal:
+        """The nearest tick at or beyond `price` in the given direction (protective prices)."""
+        ticks = (price * self._price_scale / self.subticks_per_tick).to_integral_value(
+            ROUND_CEILING if up else ROUND_FLOOR
+        )
+        return self.price_from_subticks(max(int(ticks), 1) * self.subticks_per_tick)
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros without scientific notation (0.00010 → 0.0001, 5E+4 → 50000)."""
+    normalized = value.normalize()
+    return normalized.quantize(Decimal(1)) if normalized == normalized.to_integral() else normalized
+
+
+def _require_positive(value: Decimal, name: str) -> None:
+    if not value.is_finite() or value <= 0:
+        raise BadInput(f"The {name} must be a positive number, not {value}.", "")
+
+
+def _require_fits(value: int, name: str, largest: Decimal) -> None:
+    if value > STORABLE_MAX:
+        raise BadInput(f"The {name} is too large (at most {largest}).", "")
+
+
+def parse_decimal(text: str, name: str) -> Decimal:
+    """A user's decimal ("0.001", "50000"); refuses NaN, infinities and non-numbers."""
+    try:
+        value = Decimal(text.strip().replace("_", ""))
+    except InvalidOperation:
+        raise BadInput(
+            f"The {name} '{text}' is not a number.", f"Write the {name} like 0.01."
+        ) from None
+    if not value.is_finite():
+        raise BadInput(f"The {name} '{text}' is not a finite number.", "")
+    if value <= 0:
+        raise BadInput(f"The {name} must be positive, not {text}.", "")
+    return value

@@ -1,0 +1,264 @@
+"""The full node over gRPC: account, latest block, broadcast, get tx, simulate, clob pair.
+
+One channel per NodeClient, one NodeClient per process. Every call has a deadline;
+transport failures become `Unreachable` (exit 7); a CheckTx code ≠ 0 is a BroadcastResult
+the caller turns into `ChainRejected` (exit 6) — classified by (codespace, code).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dydxctl import codes, logs
+from dydxctl.errors import BadInput, ChainRejected, Unreachable, WalletError
+
+DEFAULT_TIMEOUT_S = 10.0
+READ_RETRIES = 2  # idempotent reads only; a broadcast is never retried blindly
+RETRY_BACKOFF_S = 0.2
+log = logs.get("node")
+T = TypeVar("T")
+
+
+def split_host_port(target: str) -> tuple[str, int]:
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise BadInput(f"'{target}' is not a HOST:PORT gRPC endpoint.", "Use e.g. 127.0.0.1:9090.")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class LatestBlock:
+    height: int
+    time_unix: int  # block time, seconds
+
+
+@dataclass(frozen=True)
+class Account:
+    address: str
+    account_number: int
+    sequence: int
+
+
+@dataclass(frozen=True)
+class BroadcastResult:
+    tx_hash: str
+    code: int
+    codespace: str
+    log: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.code == 0
+
+    def rejection(self) -> ChainRejected:
+        return chain_rejection(self.codespace, self.code, self.log, tx_hash=self.tx_hash)
+
+
+def chain_rejection(codespace: str, code: int, log_text: str = "", **details: Any) -> ChainRejected:
+    described = codes.describe(codespace, code)
+    return ChainRejected(
+        f"The chain refused the transaction: {codespace} {code} {described.name} — "
+        f"{described.meaning}." + (f" Node log: {log_text}" if log_text else ""),
+        "Nothing was placed or cancelled by this transaction; check the order and try again.",
+        codespace=codespace,
+        code=code,
+        name=described.name,
+        **details,
+    )
+
+
+class NodeClient:
+    def __init__(
+        self, target: str, *, insecure: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
+        import grpc
+
+        host, _port = split_host_port(target)
+        self.target = target
+        self.timeout_s = timeout_s
+        if is_loopback(host) or insecure:
+            self._channel = grpc.insecure_channel(target)
+        else:
+            self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
+        self._stubs: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self._channel.close()
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def _stub(self, name: str) -> Any:
+        if name not in self._stubs:
+            if name == "tx":
+                from v4_proto.cosmos.tx.v1beta1.service_pb2_grpc import ServiceStub as Stub
+            elif name == "auth":
+                from v4_proto.cosmos.auth.v1beta1.query_pb2_grpc import QueryStub as Stub
+            elif name == "tendermint":
+                from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2_grpc import (
+                    ServiceStub as Stub,
+                )
+            else:
+                from v4_proto.dydxprotocol.clob.query_pb2_grpc import QueryStub as Stub
+            self._stubs[name] = Stub(self._channel)
+        return self._stubs[name]
+
+    def _call(self, what: str, fn: Callable[[], T], *, retries: int = READ_RETRIES) -> T:
+        import grpc
+
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                result = fn()
+                log.debug("grpc %s ok in %.1f ms", what, (time.perf_counter() - started) * 1000)
+                return result
+            except grpc.RpcError as exc:
+                status = exc.code() if hasattr(exc, "code") else None
+                transient = status in (
+                    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                )  # fmt: skip
+                if transient and attempt < retries:
+                    attempt += 1
+                    time.sleep(RETRY_BACKOFF_S * attempt)
+                    continue
+                raise self._unreachable(what, exc) from None
+
+    def _unreachable(self, what: str, exc: Any) -> Unreachable:
+        import grpc
+
+        status = exc.code() if hasattr(exc, "code") else None
+        detail = exc.details() if hasattr(exc, "details") else str(exc)
+        if status == grpc.StatusCode.DEADLINE_EXCEEDED:
+            message = (
+                f"The node at {self.target} did not answer {what} within {self.timeout_s:g} s."
+            )
+        elif status == grpc.StatusCode.UNAVAILABLE:
+            message = f"The node at {self.target} is unreachable ({detail})."
+        else:
+            name = status.name if status else "error"
+            message = f"The node at {self.target} failed {what}: {name} {detail}."
+        return Unreachable(
+            message, "Check --grpc / --network and that the node is up.", method=what
+        )
+
+    # --- queries -------------------------------------------------------------------------------
+    def latest_block(self) -> LatestBlock:
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetLatestBlockRequest
+
+        response = self._call(
+            "GetLatestBlock",
+            lambda: self._stub("tendermint").GetLatestBlock(
+                GetLatestBlockRequest(), timeout=self.timeout_s
+            ),
+        )
+        header = response.sdk_block.header if response.HasField("sdk_block") else None
+        if header is None or not header.height:
+            header = response.block.header
+        return LatestBlock(height=int(header.height), time_unix=int(header.time.seconds))
+
+    def node_info(self) -> dict[str, str]:
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest
+
+        response = self._call(
+            "GetNodeInfo",
+            lambda: self._stub("tendermint").GetNodeInfo(
+                GetNodeInfoRequest(), timeout=self.timeout_s
+            ),
+        )
+        return {
+            "chain_id": response.default_node_info.network,
+            "moniker": response.default_node_info.moniker,
+            "app_version": response.application_version.version,
+            "app_name": response.application_version.app_name,
+        }
+
+    def account(self, address: str) -> Account:
+        import grpc
+        from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
+        from v4_proto.cosmos.auth.v1beta1.query_pb2 import QueryAccountRequest
+
+        try:
+            response = self._stub("auth").Account(
+                QueryAccountRequest(address=address), timeout=self.timeout_s
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise WalletError(
+                    f"The account {address} does not exist on this chain.",
+                    "Fund the address first (an account exists once it has received tokens).",
+                ) from None
+            response = self._call(
+                "Account",
+                lambda: self._stub("auth").Account(
+                    QueryAccountRequest(address=address), timeout=self.timeout_s
+                ),
+            )
+        account = BaseAccount()
+        if not response.account.Unpack(account):
+            raise Unreachable(
+                f"The node returned an account of type {response.account.type_url}.",
+                "dydxctl signs for plain accounts (BaseAccount) only.",
+            )
+        return Account(account.address, int(account.account_number), int(account.sequence))
+
+    def clob_pair(self, clob_pair_id: int) -> Any:
+        from v4_proto.dydxprotocol.clob.query_pb2 import QueryGetClobPairRequest
+
+        return self._call(
+            "ClobPair",
+            lambda: self._stub("clob").ClobPair(
+                QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s
+            ),
+        ).clob_pair
+
+    def get_tx(self, tx_hash: str) -> BroadcastResult | None:
+        """The tx as included in a block, or None (short-term txs never are: CHAIN_RULES)."""
+        import grpc
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest
+
+        try:
+            response = self._stub("tx").GetTx(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise self._unreachable("GetTx", exc) from None
+        r = response.tx_response
+        return BroadcastResult(r.txhash or tx_hash, r.code, r.codespace, r.raw_log)
+
+    # --- writes ---------------------------------------------------------------------------------
+    def broadcast(self, tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
+        """BroadcastTx in SYNC mode: the CheckTx answer. Never retried (see module doc)."""
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
+
+        request = BroadcastTxRequest(tx_bytes=tx_bytes, mode=BroadcastMode.BROADCAST_MODE_SYNC)
+        response = self._call(
+            "BroadcastTx",
+            lambda: self._stub("tx").BroadcastTx(request, timeout=self.timeout_s),
+            retries=0,
+        )
+        r = response.tx_response
+        return BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
+
+    def simulate(self, tx_bytes: bytes) -> BroadcastResult:
+        import grpc
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+
+        try:
+            self._stub("tx").Simulate(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise self._unreachable("Simulate", exc) from None
+            return BroadcastResult("", 1, "simulate", exc.details() or "")
+        return BroadcastResult("", 0, "", "")
