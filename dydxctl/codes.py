@@ -19,8 +19,11 @@ SDK: Final = "sdk"
 
 # (codespace, code) -> name as registered in the chain, and a one-line meaning.
 CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
+    (CLOB, 4): ChainCode("ErrInvalidOrderQuantums", "quantums is zero or invalid"),
     (CLOB, 5): ChainCode("ErrInvalidOrderGoodTilBlock", "good_til_block is zero or invalid"),
+    (CLOB, 6): ChainCode("ErrInvalidOrderSubticks", "subticks is zero or invalid"),
     (CLOB, 7): ChainCode("ErrOrderIsCanceled", "this OrderId was cancelled until a later block"),
+    (CLOB, 8): ChainCode("ErrInvalidClob", "the clob pair id names no market"),
     (CLOB, 9): ChainCode(
         "ErrCancelAlreadyExists", "a cancel with an equal or later good_til_block already exists"
     ),
@@ -30,8 +33,12 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
     (CLOB, 11): ChainCode(
         "ErrGoodTilBlockExceedsShortBlockWindow", "good_til_block is beyond the short-block window"
     ),
+    (CLOB, 12): ChainCode(
+        "ErrInvalidPlaceOrder",
+        "MsgPlaceOrder is invalid (e.g. size off the step, price off the tick)",
+    ),
     (CLOB, 24): ChainCode("ErrOrderFullyFilled", "the order is already fully filled"),
-    (CLOB, 27): ChainCode("ErrInvalidClob", "unknown clob pair"),
+    (CLOB, 27): ChainCode("ErrInvalidClobPairParameter", "invalid or unknown clob pair"),
     (CLOB, 29): ChainCode(
         "ErrInvalidStatefulOrderCancellation",
         "the cancel's good_til_block_time is before the order's",
@@ -42,6 +49,9 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
     (CLOB, 45): ChainCode("ErrInvalidBatchCancel", "malformed MsgBatchCancel"),
     (CLOB, 46): ChainCode("ErrBatchCancelFailed", "no order of the batch could be cancelled"),
     (CLOB, 2003): ChainCode("ErrPostOnlyWouldCrossMakerOrder", "a post-only order would cross"),
+    (CLOB, 2004): ChainCode(
+        "ErrImmediateExecutionOrderAlreadyFilled", "IOC/FOK order already filled; rest cancelled"
+    ),
     (CLOB, 3000): ChainCode("ErrInvalidOrderFlag", "order_flags is not a valid value"),
     (CLOB, 3001): ChainCode("ErrInvalidStatefulOrderGoodTilBlockTime", "good_til_block_time is 0"),
     (CLOB, 3002): ChainCode(

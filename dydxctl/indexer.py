@@ -122,7 +122,7 @@ class IndexerClient:
             )
         return data
 
-    # --- endpoints ------------------------------------------------------------------------
+    # --- endpoints ---
     def height(self) -> tuple[int, str]:
         data = self.get("/height")
         return int(data["height"]), str(data["time"])

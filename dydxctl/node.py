@@ -98,7 +98,7 @@ class NodeClient:
     def close(self) -> None:
         self._channel.close()
 
-    # --- plumbing ----------------------------------------------------------------------------
+    # --- plumbing ---
     def _stub(self, name: str) -> Any:
         if name not in self._stubs:
             if name == "tx":
@@ -153,7 +153,7 @@ class NodeClient:
             message, "Check --grpc / --network and that the node is up.", method=what
         )
 
-    # --- queries -------------------------------------------------------------------------------
+    # --- queries ---
     def latest_block(self) -> LatestBlock:
         from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetLatestBlockRequest
 
@@ -237,7 +237,7 @@ class NodeClient:
         r = response.tx_response
         return BroadcastResult(r.txhash or tx_hash, r.code, r.codespace, r.raw_log)
 
-    # --- writes ---------------------------------------------------------------------------------
+    # --- writes ---
     def broadcast(self, tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
         """BroadcastTx in SYNC mode: the CheckTx answer. Never retried (see module doc)."""
         from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest

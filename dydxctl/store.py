@@ -139,7 +139,7 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
 
-    # --- opening --------------------------------------------------------------------------
+    # --- opening ---
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Store:
         """Open (and create or upgrade) a store; refuse newer, corrupt or unusable files."""
@@ -245,7 +245,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise _store_error(exc, self.path) from exc
 
-    # --- orders -----------------------------------------------------------------------------
+    # --- orders ---
     def insert_order(self, row: Mapping[str, Any], *, detail: str = "") -> dict[str, Any]:
         """Insert a new order (normally PENDING, before its broadcast) with its first event."""
         record = {name: row.get(name) for name in ORDER_COLUMNS}
@@ -405,7 +405,7 @@ class Store:
             (order_id,),
         )
 
-    # --- cancel attempts and metrics -----------------------------------------------------
+    # --- cancel attempts and metrics ---
     def record_cancel_attempt(
         self,
         order_id: str,
@@ -459,7 +459,7 @@ class Store:
             },
         }
 
-    # --- pruning -----------------------------------------------------------------------------
+    # --- pruning ---
     def prune(
         self,
         *,
@@ -526,7 +526,7 @@ class Store:
     def count(self) -> int:
         return self._query("SELECT count(*) AS n FROM orders")[0]["n"]
 
-    # --- caches ----------------------------------------------------------------------------
+    # --- caches ---
     def cached_market(
         self, chain_id: str, ticker: str, max_age_s: float, now: float
     ) -> dict | None:

@@ -1,0 +1,165 @@
+"""gRPC services of the emulated full node, on the real v4-proto service definitions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
+from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
+from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
+from v4_proto.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tm_query
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tm_grpc
+from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from v4_proto.cosmos.tx.v1beta1 import service_pb2 as tx_service
+from v4_proto.cosmos.tx.v1beta1 import service_pb2_grpc as tx_grpc
+from v4_proto.dydxprotocol.clob import clob_pair_pb2
+from v4_proto.dydxprotocol.clob import query_pb2 as clob_query
+from v4_proto.dydxprotocol.clob import query_pb2_grpc as clob_grpc
+
+from dydxctl import chain
+from dydxctl.emulator.checktx import TxResult, check_tx
+from dydxctl.tx import pack
+
+if TYPE_CHECKING:
+    from dydxctl.emulator.server import Emulator
+
+
+def _abort_if_faulted(emulator: Emulator, method: str, context: grpc.ServicerContext) -> Any:
+    """Log the call, apply injected latency, and raise an injected gRPC failure if any."""
+    fault = emulator.observe("grpc", method)
+    if fault and fault.get("grpc_status") and not fault.get("after_apply"):
+        context.abort(getattr(grpc.StatusCode, fault["grpc_status"]), "injected fault")
+    return fault
+
+
+class TxService(tx_grpc.ServiceServicer):
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def BroadcastTx(self, request: Any, context: grpc.ServicerContext) -> Any:
+        fault = _abort_if_faulted(self.emulator, "BroadcastTx", context)
+        if fault and "code" in fault:
+            from dydxctl.tx import tx_hash
+
+            result = TxResult(
+                tx_hash(request.tx_bytes), fault["code"], fault["codespace"], "injected"
+            )
+        else:
+            result = check_tx(self.emulator.state, request.tx_bytes)
+        if fault and fault.get("after_apply"):  # applied, but the answer is lost on the way
+            context.abort(getattr(grpc.StatusCode, fault.get("grpc_status", "UNAVAILABLE")), "lost")
+        return tx_service.BroadcastTxResponse(
+            tx_response=TxResponse(
+                txhash=result.tx_hash,
+                code=result.code,
+                codespace=result.codespace,
+                raw_log=result.log,
+                height=0,
+            )
+        )
+
+    def Simulate(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "Simulate", context)
+        return tx_service.SimulateResponse()
+
+    def GetTx(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "GetTx", context)
+        record = self.emulator.state.txs.get(request.hash.upper())
+        if record is None or record.height > self.emulator.state.height:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"tx not found: {request.hash}")
+        return tx_service.GetTxResponse(
+            tx_response=TxResponse(
+                txhash=record.tx_hash,
+                height=record.height,
+                code=record.code,
+                codespace=record.codespace,
+                raw_log=record.log,
+            )
+        )
+
+
+class AuthQuery(auth_grpc.QueryServicer):
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def Account(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "Account", context)
+        account = self.emulator.state.account(request.address)
+        if account is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"account {request.address} not found")
+        base = BaseAccount(
+            address=account.address,
+            account_number=account.account_number,
+            sequence=account.sequence,
+        )
+        if account.public_key:
+            base.pub_key.CopyFrom(pack(PubKey(key=account.public_key), chain.SECP256K1_PUBKEY_URL))
+        return auth_query.QueryAccountResponse(account=pack(base, chain.BASE_ACCOUNT_URL))
+
+
+class TendermintService(tm_grpc.ServiceServicer):
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def GetLatestBlock(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "GetLatestBlock", context)
+        state = self.emulator.state
+        with state.lock:
+            height, block_time = state.height, state.block_time
+        stamp = Timestamp(seconds=int(block_time), nanos=int((block_time % 1) * 1e9))
+        response = tm_query.GetLatestBlockResponse()
+        for header in (response.block.header, response.sdk_block.header):
+            header.height = height
+            header.chain_id = state.chain_id
+            header.time.CopyFrom(stamp)
+        return response
+
+    def GetNodeInfo(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "GetNodeInfo", context)
+        response = tm_query.GetNodeInfoResponse()
+        response.default_node_info.network = self.emulator.state.chain_id
+        response.default_node_info.moniker = "dydxctl-emulator"
+        response.application_version.name = "dydxprotocol"
+        response.application_version.app_name = "dydxprotocold"
+        response.application_version.version = self.emulator.state.app_version
+        return response
+
+
+def _clob_pair(market: Any) -> Any:
+    return clob_pair_pb2.ClobPair(
+        id=market.clob_pair_id,
+        perpetual_clob_metadata=clob_pair_pb2.PerpetualClobMetadata(
+            perpetual_id=market.clob_pair_id
+        ),
+        step_base_quantums=market.step_base_quantums,
+        subticks_per_tick=market.subticks_per_tick,
+        quantum_conversion_exponent=market.quantum_conversion_exponent,
+        status=clob_pair_pb2.ClobPair.STATUS_ACTIVE,
+    )
+
+
+class ClobQuery(clob_grpc.QueryServicer):
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def ClobPair(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "ClobPair", context)
+        market = self.emulator.state.markets.get(request.id)
+        if market is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"clob pair {request.id} not found")
+        return clob_query.QueryClobPairResponse(clob_pair=_clob_pair(market))
+
+    def ClobPairAll(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "ClobPairAll", context)
+        markets = sorted(self.emulator.state.markets.values(), key=lambda m: m.clob_pair_id)
+        return clob_query.QueryClobPairAllResponse(clob_pair=[_clob_pair(m) for m in markets])
+
+
+def add_services(server: grpc.Server, emulator: Emulator) -> None:
+    tx_grpc.add_ServiceServicer_to_server(TxService(emulator), server)
+    auth_grpc.add_QueryServicer_to_server(AuthQuery(emulator), server)
+    tm_grpc.add_ServiceServicer_to_server(TendermintService(emulator), server)
+    clob_grpc.add_QueryServicer_to_server(ClobQuery(emulator), server)

@@ -1,0 +1,139 @@
+"""The emulator: a gRPC full node and an Indexer on 127.0.0.1, a block clock, test hooks.
+
+Used in-process by tests (ports 0) and in the foreground by `dydxctl emulator`.
+It binds to loopback only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent import futures
+from typing import Any
+
+import grpc
+
+from dydxctl.emulator.grpc_api import add_services
+from dydxctl.emulator.rest_api import IndexerHTTPServer
+from dydxctl.emulator.state import CHAIN_ID, ChainState
+
+LOOPBACK = "127.0.0.1"
+
+
+class Emulator:
+    def __init__(
+        self,
+        *,
+        grpc_port: int = 0,
+        indexer_port: int = 0,
+        block_time_s: float = 1.0,
+        latency_ms: float = 0.0,
+        chain_id: str = CHAIN_ID,
+    ) -> None:
+        self.state = ChainState(chain_id=chain_id, block_time_s=block_time_s)
+        self.requested_ports = (grpc_port, indexer_port)
+        self.block_time_s = block_time_s
+        self.latency_ms = latency_ms
+        self.grpc_port = 0
+        self.indexer_port = 0
+        self._calls: list[dict[str, Any]] = []
+        self._faults: dict[str, list[dict[str, Any]]] = {}
+        self._hooks_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._grpc: grpc.Server | None = None
+        self._http: IndexerHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ---
+    def start(self) -> Emulator:
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        add_services(self._grpc, self)
+        self.grpc_port = self._grpc.add_insecure_port(f"{LOOPBACK}:{self.requested_ports[0]}")
+        if not self.grpc_port:
+            raise OSError(f"cannot bind gRPC to {LOOPBACK}:{self.requested_ports[0]}")
+        self._grpc.start()
+        self._http = IndexerHTTPServer((LOOPBACK, self.requested_ports[1]), self)
+        self.indexer_port = self._http.server_address[1]
+        http_thread = threading.Thread(target=self._http.serve_forever, name="indexer", daemon=True)
+        http_thread.start()
+        self._threads.append(http_thread)
+        if self.block_time_s > 0:
+            clock = threading.Thread(target=self._clock, name="block-clock", daemon=True)
+            clock.start()
+            self._threads.append(clock)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._grpc is not None:
+            self._grpc.stop(grace=None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _clock(self) -> None:
+        while not self._stop.wait(self.block_time_s):
+            self.state.advance(1)
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{LOOPBACK}:{self.grpc_port}"
+
+    @property
+    def indexer_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.indexer_port}"
+
+    # --- test hooks ---
+    def advance(self, blocks: int = 1) -> int:
+        return self.state.advance(blocks)
+
+    def fill(self, order_uuid: str, quantums: int | None = None) -> Any:
+        return self.state.fill(order_uuid, quantums)
+
+    def fail_next(self, method: str, **fault: Any) -> None:
+        """Make the next call of `method` fail: grpc_status="UNAVAILABLE", a tx code
+        (codespace=, code=), http_status=500 (body=), delay_s= (a slow answer), or
+        after_apply=True (a broadcast applied whose answer is lost)."""
+        with self._hooks_lock:
+            self._faults.setdefault(method, []).append(fault)
+
+    def observe(self, kind: str, name: str) -> dict[str, Any] | None:
+        """Record a call, apply latency and any fault delay; return the fault to inject."""
+        with self._hooks_lock:
+            self._calls.append({"kind": kind, "name": name, "at": time.time()})
+            queue = self._faults.get(name)
+            fault = queue.pop(0) if queue else None
+        delay = self.latency_ms / 1000 + (fault or {}).get("delay_s", 0)
+        if delay:
+            time.sleep(delay)
+        return fault
+
+    def call_log(self) -> list[dict[str, Any]]:
+        with self._hooks_lock:
+            return list(self._calls)
+
+    def reset_calls(self) -> None:
+        with self._hooks_lock:
+            self._calls.clear()
+
+    def summary(self) -> dict[str, Any]:
+        state = self.state
+        with state.lock:
+            return {
+                "chain_id": state.chain_id,
+                "height": state.height,
+                "block_time": state.block_time,
+                "open_orders": state.open_order_count(),
+                "orders": len(state.by_uuid),
+                "accounts": len(state.accounts),
+                "grpc": self.grpc_target,
+                "indexer": self.indexer_url,
+            }

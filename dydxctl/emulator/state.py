@@ -1,0 +1,271 @@
+"""The emulated chain's state: accounts, markets, the order book, the block clock, and the
+Indexer's view of orders. One lock guards everything; servers call in from many threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from dydxctl import chain
+from dydxctl.markets import Market
+from dydxctl.orders import ORDER_TYPES, TIME_IN_FORCE_BY_NAME
+
+CHAIN_ID = "localdydxprotocol"
+APP_VERSION = "v9.4.0-emulator"  # a version whose ShortBlockWindow is 20 (constants.go)
+FIRST_ACCOUNT_NUMBER = 10
+
+# Real mainnet parameters (Indexer /v4/perpetualMarkets), so grids match production.
+SEED_MARKETS = (
+    Market("BTC-USD", 0, -10, -9, 1_000_000, 100_000, Decimal("65000"), "ACTIVE"),
+    Market("ETH-USD", 1, -9, -9, 1_000_000, 100_000, Decimal("3500"), "ACTIVE"),
+)
+_TIF_NAMES = {value: name for name, value in TIME_IN_FORCE_BY_NAME.items()}
+_TYPE_BY_CONDITION = {
+    (chain.CONDITION_TYPE_STOP_LOSS, False): "STOP_LIMIT",
+    (chain.CONDITION_TYPE_STOP_LOSS, True): "STOP_MARKET",
+    (chain.CONDITION_TYPE_TAKE_PROFIT, False): "TAKE_PROFIT",
+    (chain.CONDITION_TYPE_TAKE_PROFIT, True): "TAKE_PROFIT_MARKET",
+}
+
+
+def order_key(order_id: Any) -> tuple[str, int, int, int, int]:
+    """The chain's identity of an order: (owner, subaccount number, client id, clob pair, flags)."""
+    return (
+        order_id.subaccount_id.owner,
+        order_id.subaccount_id.number,
+        order_id.client_id,
+        order_id.clob_pair_id,
+        order_id.order_flags,
+    )
+
+
+def iso_ms(unix_seconds: float) -> str:
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Account:
+    address: str
+    account_number: int
+    sequence: int = 0
+    public_key: bytes | None = None
+    timestamp_nonces: list[int] = field(default_factory=list)
+
+
+@dataclass
+class BookOrder:
+    """An order the chain accepted, with what the Indexer reports about it."""
+
+    order: Any  # dydxprotocol.clob.Order
+    uuid: str
+    market: Market
+    status: str  # Indexer status: OPEN, UNTRIGGERED, FILLED, CANCELED, BEST_EFFORT_CANCELED
+    created_height: int
+    updated_height: int
+    updated_at: float
+    total_filled: int = 0
+    live: bool = True  # on the book (memclob) or in state
+
+    @property
+    def key(self) -> tuple[str, int, int, int, int]:
+        return order_key(self.order.order_id)
+
+
+@dataclass
+class TxRecord:
+    tx_hash: str
+    height: int
+    code: int
+    codespace: str
+    log: str
+
+
+class ChainState:
+    def __init__(self, *, chain_id: str = CHAIN_ID, block_time_s: float = 1.0) -> None:
+        self.lock = threading.RLock()
+        self.chain_id = chain_id
+        self.app_version = APP_VERSION
+        self.short_block_window = chain.short_block_window_for(APP_VERSION)
+        self.block_time_s = block_time_s
+        self.height = 1
+        self.block_time = time.time()
+        self.markets: dict[int, Market] = {m.clob_pair_id: m for m in SEED_MARKETS}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[tuple, BookOrder] = {}  # the latest order per OrderId
+        self.by_uuid: dict[str, BookOrder] = {}
+        self.short_term_cancels: dict[tuple, int] = {}  # key -> cancel GTB
+        self.pending_stateful_cancels: dict[tuple, int] = {}  # key -> cancel GTBT
+        self.removed_this_block: set[tuple] = set()
+        self.txs: dict[str, TxRecord] = {}
+        self.require_existing_accounts = False
+
+    # --- accounts ---
+    def account(self, address: str, *, create: bool = True) -> Account | None:
+        with self.lock:
+            found = self.accounts.get(address)
+            if found is None and create and not self.require_existing_accounts:
+                found = Account(address, FIRST_ACCOUNT_NUMBER + len(self.accounts))
+                self.accounts[address] = found
+            return found
+
+    def market_by_ticker(self, ticker: str) -> Market | None:
+        return next((m for m in self.markets.values() if m.ticker == ticker), None)
+
+    # --- the block clock ---
+    def advance(self, blocks: int = 1) -> int:
+        """Commit `blocks` blocks: apply pending cancels, expire orders, forget old cancels."""
+        with self.lock:
+            for _ in range(blocks):
+                self.height += 1
+                # Block time follows the wall clock (so timestamp nonces stay valid) and
+                # always moves forward.
+                self.block_time = max(self.block_time + 0.001, time.time())
+                self.removed_this_block.clear()
+                self._apply_pending_stateful_cancels()
+                self._expire()
+            return self.height
+
+    def _apply_pending_stateful_cancels(self) -> None:
+        for key in list(self.pending_stateful_cancels):
+            book = self.orders.get(key)
+            if book is not None and book.live:
+                self._remove(book, "CANCELED")
+            del self.pending_stateful_cancels[key]
+
+    def _expire(self) -> None:
+        for book in self.orders.values():
+            if not book.live and book.status != "BEST_EFFORT_CANCELED":
+                continue
+            gtb = book.order.good_til_block
+            if book.order.order_id.order_flags == chain.ORDER_FLAGS_SHORT_TERM:
+                # Removed once block GTB is processed; the Indexer then says CANCELED.
+                if self.height >= gtb:
+                    if book.live:
+                        self._remove(book, "CANCELED")
+                    elif book.status == "BEST_EFFORT_CANCELED":
+                        self._set_status(book, "CANCELED")
+            elif book.live and self.block_time >= book.order.good_til_block_time:
+                self._remove(book, "CANCELED")
+        for key, cancel_gtb in list(self.short_term_cancels.items()):
+            if self.height >= cancel_gtb:
+                del self.short_term_cancels[key]
+
+    def _set_status(self, book: BookOrder, status: str) -> None:
+        book.status = status
+        book.updated_height = self.height
+        book.updated_at = self.block_time
+
+    def _remove(self, book: BookOrder, status: str) -> None:
+        book.live = False
+        self._set_status(book, status)
+        self.removed_this_block.add(book.key)
+
+    # --- order book changes ---
+    def add_order(self, order: Any) -> BookOrder:
+        market = self.markets[order.order_id.clob_pair_id]
+        conditional = order.order_id.order_flags == chain.ORDER_FLAGS_CONDITIONAL
+        book = BookOrder(
+            order=order,
+            uuid=chain.indexer_order_uuid(*order_key(order.order_id)),
+            market=market,
+            status="UNTRIGGERED" if conditional else "OPEN",
+            created_height=self.height,
+            updated_height=self.height,
+            updated_at=self.block_time,
+        )
+        self.orders[book.key] = book
+        self.by_uuid[book.uuid] = book
+        return book
+
+    def fill(self, uuid: str, quantums: int | None = None) -> BookOrder:
+        """Test hook: fill an order fully (quantums None) or partly."""
+        with self.lock:
+            book = self.by_uuid.get(uuid)
+            if book is None or not book.live:
+                raise KeyError(f"no live order {uuid}")
+            remaining = book.order.quantums - book.total_filled
+            amount = remaining if quantums is None else min(quantums, remaining)
+            book.total_filled += amount
+            if book.total_filled >= book.order.quantums:
+                self._remove(book, "FILLED")
+            else:
+                self._set_status(book, "OPEN")
+            return book
+
+    def trigger(self, uuid: str) -> BookOrder:
+        """Test hook: a conditional order's trigger price was reached."""
+        with self.lock:
+            book = self.by_uuid[uuid]
+            if book.live and book.status == "UNTRIGGERED":
+                self._set_status(book, "OPEN")
+            return book
+
+    # --- the Indexer's view ---
+    def indexer_order(self, book: BookOrder) -> dict[str, Any]:
+        order, oid, market = book.order, book.order.order_id, book.market
+        flags = oid.order_flags
+        conditional = flags == chain.ORDER_FLAGS_CONDITIONAL
+        tif = _TIF_NAMES.get(order.time_in_force, "GTT")
+        if conditional:
+            order_type = _TYPE_BY_CONDITION.get(
+                (order.condition_type, tif in ("IOC", "FOK")), "STOP_LIMIT"
+            )
+        else:
+            order_type = "MARKET" if tif in ("IOC", "FOK") and flags == 0 else "LIMIT"
+        assert order_type in {t.name for t in ORDER_TYPES.values()}
+        side = "BUY" if order.side == chain.SIDE_BUY else "SELL"
+        return {
+            "id": book.uuid,
+            "subaccountId": chain.indexer_subaccount_uuid(
+                oid.subaccount_id.owner, oid.subaccount_id.number
+            ),
+            "clientId": str(oid.client_id),
+            "clobPairId": str(oid.clob_pair_id),
+            "side": side,
+            "size": str(market.size_from_quantums(order.quantums)),
+            "totalFilled": str(market.size_from_quantums(book.total_filled)),
+            "price": str(market.price_from_subticks(order.subticks)),
+            "type": order_type,
+            "status": book.status,
+            "timeInForce": tif if tif != "POST_ONLY" else "GTT",
+            "reduceOnly": order.reduce_only,
+            "orderFlags": str(flags),
+            "goodTilBlock": str(order.good_til_block) if flags == 0 else None,
+            "goodTilBlockTime": iso_ms(order.good_til_block_time) if flags else None,
+            "createdAtHeight": str(book.created_height),
+            "clientMetadata": str(order.client_metadata),
+            "triggerPrice": (
+                str(market.price_from_subticks(order.conditional_order_trigger_subticks))
+                if conditional
+                else None
+            ),
+            "postOnly": tif == "POST_ONLY",
+            "ticker": market.ticker,
+            "updatedAt": iso_ms(book.updated_at),
+            "updatedAtHeight": str(book.updated_height),
+            "subaccountNumber": oid.subaccount_id.number,
+        }
+
+    def indexer_market(self, market: Market) -> dict[str, Any]:
+        return {
+            "ticker": market.ticker,
+            "clobPairId": str(market.clob_pair_id),
+            "status": market.status,
+            "oraclePrice": str(market.oracle_price),
+            "atomicResolution": market.atomic_resolution,
+            "quantumConversionExponent": market.quantum_conversion_exponent,
+            "stepBaseQuantums": market.step_base_quantums,
+            "subticksPerTick": market.subticks_per_tick,
+            "stepSize": str(market.step_size),
+            "tickSize": str(market.tick_size),
+            "marketType": "CROSS",
+        }
+
+    def open_order_count(self) -> int:
+        with self.lock:
+            return sum(1 for b in self.orders.values() if b.live)
