@@ -14,13 +14,30 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from dydxctl import __version__, render
 from dydxctl.config import environ, resolve
 from dydxctl.errors import BadInput, DydxctlError, InternalError
 from dydxctl.runtime import Runtime
 
+
+class GlobalFlagsAnywhere(typer.core.TyperGroup):
+    """Accept `--json` after the command too (`dydxctl place … --json`), as users type it."""
+
+    MOVABLE = ("--json",)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        head = args[: args.index("--")] if "--" in args else args
+        moved = [a for a in head if a in self.MOVABLE]
+        if moved:
+            rest = [a for a in head if a not in self.MOVABLE] + args[len(head) :]
+            args = sorted(set(moved)) + rest
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
+    cls=GlobalFlagsAnywhere,
     name="dydxctl",
     help="Place, cancel and prune dYdX v4 orders, with durable local order metadata.",
     no_args_is_help=True,
@@ -196,6 +213,232 @@ def show_command(
         render.emit_json({**render.order_object(row), "events": events})
     else:
         render.show(render.order_detail(row), render.events_table(events))
+
+
+# --- wallet and chain -------------------------------------------------------------------
+@app.command("address")
+@handles_errors
+def address_command(ctx: typer.Context) -> None:
+    """Show the wallet's dYdX address (the mnemonic itself is never shown)."""
+    runtime = runtime_of(ctx)
+    wallet = runtime.wallet()
+    data = {"address": wallet.address, "public_key": wallet.public_key.hex()}
+    if runtime.settings.json:
+        render.emit_json(data)
+    else:
+        render.show(render.key_value_table(data.items(), title="Wallet"))
+
+
+@app.command("markets")
+@handles_errors
+def markets_command(
+    ctx: typer.Context,
+    market: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
+) -> None:
+    """List perpetual markets with the parameters orders are converted with."""
+    from dydxctl.markets import Market
+
+    runtime = runtime_of(ctx)
+    raw = runtime.indexer().perpetual_markets(market.upper() if market else None)
+    markets = [Market.from_indexer(t, d) for t, d in sorted(raw.items())]
+    rows = [
+        {
+            "ticker": m.ticker, "clob_pair_id": m.clob_pair_id, "status": m.status,
+            "oracle_price": str(m.oracle_price) if m.oracle_price is not None else None,
+            "step_size": str(m.step_size), "tick_size": str(m.tick_size),
+            "atomic_resolution": m.atomic_resolution,
+            "quantum_conversion_exponent": m.quantum_conversion_exponent,
+            "step_base_quantums": m.step_base_quantums, "subticks_per_tick": m.subticks_per_tick,
+        }
+        for m in markets
+    ]  # fmt: skip
+    if runtime.settings.json:
+        render.emit_json(rows)
+    else:
+        render.show(render.rows_table(rows, title=f"Markets ({len(rows)})"))
+
+
+@app.command("doctor")
+@handles_errors
+def doctor_command(ctx: typer.Context) -> None:
+    """Check config, key, store, node, chain id and Indexer, in one table."""
+    from dydxctl.doctor import run_checks
+
+    runtime = runtime_of(ctx)
+    checks = run_checks(runtime)
+    ok = all(c["ok"] for c in checks)
+    if runtime.settings.json:
+        render.emit_json({"ok": ok, "checks": checks})
+    else:
+        render.show(render.checks_table(checks))
+    if not ok:
+        raise typer.Exit(next(c["exit_code"] for c in checks if not c["ok"]))
+
+
+# --- the order lifecycle ------------------------------------------------------------------
+@app.command("place")
+@handles_errors
+def place_command(
+    ctx: typer.Context,
+    market: Annotated[str, typer.Option(help="Ticker, e.g. BTC-USD.")],
+    side: Annotated[str, typer.Option(help="buy or sell.")],
+    size: Annotated[str, typer.Option(help="Size in base units, e.g. 0.001.")],
+    price: Annotated[
+        str | None, typer.Option(help="Limit price (market orders: the worst price).")
+    ] = None,
+    order_type: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
+        ),
+    ] = "limit",
+    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    good_til_blocks: Annotated[
+        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+    ] = None,
+    good_til: Annotated[
+        str | None,
+        typer.Option(help="Stateful order until a duration (90s, 12h, 28d) or ISO time."),
+    ] = None,
+    trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
+    reduce_only: Annotated[
+        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+    ] = False,
+    client_id: Annotated[
+        int | None, typer.Option(help="uint32 client id (default: random unused).")
+    ] = None,
+    subaccount: Annotated[int, typer.Option(min=0, help="Subaccount number.")] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build and sign; store and send nothing.")
+    ] = False,
+) -> None:
+    """Sign and broadcast an order; its metadata is stored before the broadcast."""
+    from dydxctl import lifecycle
+    from dydxctl.markets import parse_decimal
+    from dydxctl.orders import OrderRequest
+
+    runtime = runtime_of(ctx)
+    request = OrderRequest(
+        market=market,
+        side=side,
+        size=parse_decimal(size, "size"),
+        type=order_type,
+        price=parse_decimal(price, "price") if price is not None else None,
+        time_in_force=time_in_force,
+        good_til_blocks=good_til_blocks,
+        good_til=good_til,
+        trigger_price=parse_decimal(trigger_price, "trigger price") if trigger_price else None,
+        reduce_only=reduce_only,
+        client_id=client_id,
+        subaccount=subaccount,
+    )
+    result = lifecycle.place(runtime, request, dry_run=dry_run)
+    if runtime.settings.json:
+        data = {**render.order_object(result.order), "tx_hash": result.tx_hash}
+        if result.dry_run:
+            data["dry_run"] = True
+            data["tx_bytes"] = result.tx_bytes
+        render.emit_json(data)
+    else:
+        title = "Dry run: signed, not sent" if result.dry_run else "Order placed"
+        render.show(render.order_detail(result.order, title=title))
+
+
+@app.command("cancel")
+@handles_errors
+def cancel_command(
+    ctx: typer.Context,
+    order_id: Annotated[
+        str | None, typer.Argument(help="Indexer order UUID, or a stored client id.")
+    ] = None,
+    all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
+    market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
+    subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
+    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
+    ] = False,
+) -> None:
+    """Cancel an order by its id, with the good-til the chain requires."""
+    from dydxctl import lifecycle
+
+    runtime = runtime_of(ctx)
+    if all_orders == (order_id is not None):
+        raise BadInput("Give an ORDER_ID or --all (not both).", "e.g. dydxctl cancel <uuid>")
+    if all_orders:
+        from dydxctl.cancel_all import cancel_all
+
+        outcome = cancel_all(
+            runtime, market=market.upper() if market else None, subaccount=subaccount,
+            dry_run=dry_run,
+        )  # fmt: skip
+        if runtime.settings.json:
+            render.emit_json(outcome)
+        else:
+            render.show(render.rows_table(outcome["orders"], title=outcome["summary"]))
+        if outcome["failed"]:
+            raise typer.Exit(6)
+        return
+    assert order_id is not None
+    result = lifecycle.cancel(
+        runtime, order_id, dry_run=dry_run, wait=wait, wait_timeout_s=wait_timeout
+    )
+    data = {
+        **render.order_object(result.order),
+        "outcome": result.outcome,
+        "message": result.message,
+        "cancel_tx_hash": result.tx_hash,
+        "cancel_good_til_block": result.good_til_block,
+        "cancel_good_til_block_time": result.good_til_block_time,
+        "latency_ms": result.latency_ms,
+        "metadata_source": result.source,
+        **result.extra,
+    }
+    if runtime.settings.json:
+        render.emit_json(data)
+    else:
+        render.show(render.cancel_result(data))
+
+
+@app.command("emulator")
+@handles_errors
+def emulator_command(
+    ctx: typer.Context,
+    grpc_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="gRPC port (0: any free).")
+    ] = 9090,
+    indexer_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
+    ] = 3002,
+    block_time: Annotated[
+        str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
+    ] = "1s",
+    latency_ms: Annotated[float, typer.Option(min=0, help="Delay added to every response.")] = 0.0,
+) -> None:
+    """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    from dydxctl.emulator.foreground import run_foreground
+
+    runtime = runtime_of(ctx)
+    run_foreground(
+        grpc_port=grpc_port,
+        indexer_port=indexer_port,
+        block_time_s=_seconds(block_time),
+        latency_ms=latency_ms,
+        chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
+        as_json=runtime.settings.json,
+    )
+
+
+def _seconds(text: str) -> float:
+    cleaned = text.strip().lower()
+    try:
+        if cleaned.endswith("ms"):
+            return float(cleaned[:-2]) / 1000
+        return float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
+    except ValueError:
+        raise BadInput(f"'{text}' is not a block time.", "Use e.g. 1s, 500ms or 0.") from None
 
 
 def main() -> None:

@@ -110,7 +110,9 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def order_detail(row: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Table:
+def order_detail(
+    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str = "Order"
+) -> Table:
     obj = order_object(row)
     pairs: list[tuple[str, Any]] = [
         ("ORDER ID", obj["order_id"]),
@@ -134,7 +136,52 @@ def order_detail(row: Mapping[str, Any], extra: Mapping[str, Any] | None = None)
         if obj.get(key):
             pairs.append((key.replace("_", " "), obj[key]))
     pairs.extend((extra or {}).items())
-    return key_value_table(pairs, title="Order")
+    return key_value_table(pairs, title=title)
+
+
+def cancel_result(data: Mapping[str, Any]) -> Table:
+    """The outcome of a cancel: what was sent, with which good-til, and what it means."""
+    pairs: list[tuple[str, Any]] = [
+        ("ORDER ID", data["order_id"]),
+        ("market", data["market"]),
+        ("outcome", _status(data["outcome"])),
+        ("", data["message"]),
+        ("kind", data["kind"]),
+    ]
+    if data.get("cancel_good_til_block") is not None:
+        pairs.append(("cancel good til", f"block {data['cancel_good_til_block']}"))
+    if data.get("cancel_good_til_block_time") is not None:
+        pairs.append(("cancel good til", format_unix(data["cancel_good_til_block_time"])))
+    if data.get("cancel_tx_hash"):
+        pairs.append(("cancel tx hash", data["cancel_tx_hash"]))
+    pairs.append(("metadata from", data.get("metadata_source", "store")))
+    pairs.append(("latency", f"{data.get('latency_ms', 0):.1f} ms"))
+    return key_value_table(pairs, title="Cancel")
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+    """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
+    table = Table(title=title, title_justify="left")
+    columns = list(rows[0]) if rows else []
+    for name in columns:
+        table.add_column(name.upper().replace("_", " "), no_wrap=True)
+    for row in rows:
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            cells.append(_status(value) if name in ("status", "outcome") else Text(_plain(value)))
+        table.add_row(*cells)
+    return table
+
+
+def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="dydxctl doctor", title_justify="left")
+    for name in ("CHECK", "RESULT", "DETAIL"):
+        table.add_column(name, overflow="fold")
+    for check in checks:
+        mark = Text("ok", style="green") if check["ok"] else Text("FAIL", style="bold red")
+        table.add_row(check["name"], mark, check["detail"])
+    return table
 
 
 def events_table(events: Sequence[Mapping[str, Any]]) -> Table:

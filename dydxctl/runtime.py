@@ -1,23 +1,31 @@
-"""The composition root: settings plus the store, node and Indexer clients, made on demand.
+"""The composition root: settings plus the store, node, Indexer and wallet, made on demand.
 
-Commands ask the Runtime for what they need, so a command that only reads the store never
-imports gRPC, and one process opens at most one store and one gRPC channel.
+Commands and bots ask the Runtime for what they need, so a command that only reads the
+store never imports gRPC or crypto, and one process opens at most one store, one gRPC
+channel and one Indexer connection.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dydxctl.config import Settings
 
 if TYPE_CHECKING:
+    from dydxctl.indexer import IndexerClient
+    from dydxctl.node import NodeClient
     from dydxctl.store import Store
+    from dydxctl.wallet import Wallet
 
 
 @dataclass
 class Runtime:
     settings: Settings
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    timeout_s: float = 10.0
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def store(self, *, create: bool = True) -> Store:
@@ -26,6 +34,34 @@ class Runtime:
 
             self._cache["store"] = Store.open(self.settings.db, create=create)
         return self._cache["store"]
+
+    def has_store(self) -> bool:
+        return "store" in self._cache or self.settings.db.exists()
+
+    def node(self) -> NodeClient:
+        if "node" not in self._cache:
+            from dydxctl.node import NodeClient
+
+            self._cache["node"] = NodeClient(
+                self.settings.grpc, insecure=self.settings.insecure, timeout_s=self.timeout_s
+            )
+        return self._cache["node"]
+
+    def indexer(self) -> IndexerClient:
+        if "indexer" not in self._cache:
+            from dydxctl.indexer import IndexerClient
+
+            self._cache["indexer"] = IndexerClient(
+                self.settings.indexer_base, timeout_s=self.timeout_s
+            )
+        return self._cache["indexer"]
+
+    def wallet(self) -> Wallet:
+        if "wallet" not in self._cache:
+            from dydxctl.wallet import load_wallet
+
+            self._cache["wallet"] = load_wallet(self.env, self.settings.mnemonic_file)
+        return self._cache["wallet"]
 
     def close(self) -> None:
         for item in self._cache.values():
