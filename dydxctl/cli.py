@@ -402,6 +402,118 @@ def cancel_command(
         render.show(render.cancel_result(data))
 
 
+@app.command("prune-expired")
+@handles_errors
+def prune_command(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; delete nothing.")] = False,
+    keep: Annotated[
+        str | None, typer.Option(help="Keep final-state rows this long (default 7d).")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No node: wall clock, stateful rows only.")
+    ] = False,
+) -> None:
+    """Delete metadata of orders that can no longer be live."""
+    from dydxctl import reconcile
+
+    runtime = runtime_of(ctx)
+    total = runtime.store().count()
+    with render.progress(f"pruning {total} rows", total, enabled=total >= 10_000) as advance:
+        summary = reconcile.prune(
+            runtime, dry_run=dry_run, keep=keep, offline=offline, progress=advance
+        )
+    data = {
+        "dry_run": summary.dry_run,
+        "expired_short_term": summary.expired_short_term,
+        "expired_stateful": summary.expired_stateful,
+        "final_state": summary.final_state,
+        "deleted": 0 if summary.dry_run else summary.deleted,
+        "would_delete": summary.deleted if summary.dry_run else 0,
+        "kept": summary.kept,
+    }
+    if runtime.settings.json:
+        render.emit_json(data)
+    else:
+        title = "prune-expired (dry run: nothing deleted)" if dry_run else "prune-expired"
+        render.show(render.key_value_table(data.items(), title=title))
+
+
+@app.command("sync")
+@handles_errors
+def sync_command(
+    ctx: typer.Context,
+    import_orders: Annotated[
+        bool, typer.Option("--import", help="Also record orders placed elsewhere.")
+    ] = False,
+    subaccount: Annotated[int, typer.Option(min=0, help="Subaccount for --import.")] = 0,
+) -> None:
+    """Reconcile stored orders with the Indexer (and the chain for stateful placements)."""
+    from dydxctl import reconcile
+
+    runtime = runtime_of(ctx)
+    outcome = reconcile.sync(runtime, import_orders=import_orders, subaccount=subaccount)
+    if runtime.settings.json:
+        render.emit_json(outcome)
+    else:
+        rows = outcome["changed"] + outcome["imported"]
+        title = (
+            f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
+            f"{len(outcome['imported'])} imported"
+        )
+        render.show(render.rows_table(rows, title=title))
+
+
+@app.command("stats")
+@handles_errors
+def stats_command(
+    ctx: typer.Context,
+    prometheus: Annotated[
+        Path | None, typer.Option(help="Also write a textfile-collector .prom file here.")
+    ] = None,
+) -> None:
+    """Cancellation metrics: attempts, successes, failures by kind, latency p50/p95."""
+    from dydxctl import metrics
+
+    runtime = runtime_of(ctx)
+    data = runtime.store().cancel_metrics()
+    if prometheus is not None:
+        metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+    if runtime.settings.json:
+        render.emit_json(data)
+    else:
+        render.show(render.stats_tables(data))
+
+
+@app.command("demo")
+@handles_errors
+def demo_command(ctx: typer.Context) -> None:
+    """Place, list, cancel, sync, stats and prune on a throwaway local emulator."""
+    from dydxctl.demo import run_demo
+
+    runtime = runtime_of(ctx)
+
+    def show_step(name: str, data: Any) -> None:
+        if runtime.settings.json:
+            return
+        if name in ("place short-term", "place long-term"):
+            render.show(render.order_detail(data, title=name))
+        elif name == "orders":
+            render.show(render.orders_table(data, title="orders"))
+        elif name == "cancel":
+            render.show(render.rows_table(data, title="cancel"))
+        elif name == "sync":
+            render.show(render.rows_table(data["changed"], title="sync"))
+        elif name == "stats":
+            render.show(render.stats_tables(data))
+        else:
+            render.show(render.key_value_table(data.items(), title=name))
+
+    steps = run_demo(runtime.settings, show_step)
+    if runtime.settings.json:
+        render.emit_json(steps)
+
+
 @app.command("emulator")
 @handles_errors
 def emulator_command(

@@ -5,10 +5,11 @@ Commands build plain data (dicts, lists) and hand it here; nothing else formats 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -218,3 +219,37 @@ def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
         title_align="left", expand=False,
     )  # fmt: skip
     _console(stderr=True).print(panel)
+
+
+def stats_tables(data: Mapping[str, Any]) -> Table:
+    table = Table(title="Cancellation metrics", title_justify="left")
+    for name in ("MARKET", "ATTEMPTS", "SUCCESSES", "FAILURES", "SUCCESS RATE", "P50 MS",
+                 "P95 MS", "FAILURES BY KIND"):  # fmt: skip
+        table.add_column(name, no_wrap=True)
+
+    def add(label: str, m: Mapping[str, Any]) -> None:
+        rate = m["success_rate"]
+        table.add_row(
+            label, str(m["attempts"]), str(m["successes"]), str(m["failures"]),
+            "" if rate is None else f"{rate:.1%}", _plain(m["latency_ms_p50"]),
+            _plain(m["latency_ms_p95"]),
+            ", ".join(f"{k} {n}" for k, n in m["failures_by_kind"].items()),
+        )  # fmt: skip
+
+    for market, m in data["by_market"].items():
+        add(market, m)
+    add("all", data)
+    return table
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long jobs; a no-op callback otherwise."""
+    if not enabled:
+        yield lambda _n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,132 @@
+"""`sync` and `prune-expired`: bring stored metadata in line with the chain and the Indexer,
+and delete what can no longer matter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dydxctl import chain, lifecycle, logs
+from dydxctl.durations import parse_duration
+from dydxctl.store import LIVE_STATUSES, PruneSummary
+
+if TYPE_CHECKING:
+    from dydxctl.runtime import Runtime
+
+log = logs.get("reconcile")
+
+
+def _expired(row: dict[str, Any], height: int | None, now_unix: int) -> bool:
+    if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
+        return height is not None and height >= (row["good_til_block"] or 0)
+    return bool(row["good_til_block_time"]) and row["good_til_block_time"] <= now_unix
+
+
+def sync(rt: Runtime, *, import_orders: bool = False, subaccount: int = 0) -> dict[str, Any]:
+    """Resolve every PENDING/UNKNOWN/OPEN/UNTRIGGERED/CANCEL_PENDING row against the Indexer
+    (and GetTx for stateful placements); with import_orders, record orders placed elsewhere."""
+    store = rt.store()
+    rows = store.list_orders(chain_id=rt.settings.chain_id, statuses=LIVE_STATUSES)
+    height = rt.node().latest_block().height if rows else None
+    now = int(time.time())
+    changes: list[dict[str, Any]] = []
+    for row in rows:
+        new_status, detail = _decide(rt, row, height, now)
+        if new_status and new_status != row["status"]:
+            stored = lifecycle._settle(store, row, new_status, None, f"sync: {detail}")
+            if stored["status"] != row["status"]:
+                changes.append(_change(row, stored["status"], detail))
+    imported: list[dict[str, Any]] = []
+    if import_orders:
+        wallet = rt.wallet()
+        for data in rt.indexer().orders(wallet.address, subaccount):
+            if store.get(str(data.get("id"))) is not None:
+                continue
+            row = lifecycle.row_from_indexer(rt, data)
+            if _expired(row, height, now) and row["status"] in ("OPEN", "UNTRIGGERED"):
+                row["status"] = "EXPIRED"
+            store.insert_order(row, detail="imported from the Indexer by sync --import")
+            imported.append(_change(row, row["status"], "imported"))
+    log.info(
+        "sync: %d rows checked, %d changed, %d imported", len(rows), len(changes), len(imported)
+    )
+    return {"checked": len(rows), "changed": changes, "imported": imported}
+
+
+def _change(row: dict[str, Any], to_status: str, detail: str) -> dict[str, Any]:
+    return {
+        "order_id": row["order_id"],
+        "market": row["market"],
+        "kind": chain.order_kind(row["order_flags"]),
+        "from": row.get("status"),
+        "status": to_status,
+        "detail": detail,
+    }
+
+
+def _decide(
+    rt: Runtime, row: dict[str, Any], height: int | None, now: int
+) -> tuple[str | None, str]:
+    data = rt.indexer().order(row["order_id"])
+    expired = _expired(row, height, now)
+    if data is not None:
+        indexer_status = str(data.get("status"))
+        status = lifecycle.INDEXER_STATUS.get(indexer_status)
+        if status == "FILLED":
+            return "FILLED", "Indexer says FILLED"
+        if status == "CANCELED":
+            if row.get("cancel_tx_hash") or not expired:
+                return "CANCELED", "Indexer says CANCELED"
+            return "EXPIRED", "Indexer says CANCELED after the good-til passed"
+        if status == "CANCEL_PENDING":
+            if expired:
+                return "CANCELED", "best-effort cancel, and the good-til has passed"
+            if row["status"] in ("OPEN", "UNTRIGGERED", "UNKNOWN"):
+                return "CANCEL_PENDING", "Indexer says BEST_EFFORT_CANCELED"
+            return None, ""
+        if status in ("OPEN", "UNTRIGGERED") and row["status"] in ("PENDING", "UNKNOWN"):
+            return status, f"Indexer says {indexer_status}"
+        return None, ""
+    if expired:
+        return "EXPIRED", "good-til passed; the Indexer does not know the order"
+    stateful = row["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM
+    if stateful and row["place_tx_hash"] and row["status"] in ("PENDING", "UNKNOWN"):
+        # Stateful placements are in blocks: GetTx tells whether the tx landed.
+        found = rt.node().get_tx(row["place_tx_hash"])
+        if found is not None:
+            if found.code == 0:
+                flags = row["order_flags"]
+                landed = "UNTRIGGERED" if flags == chain.ORDER_FLAGS_CONDITIONAL else "OPEN"
+                return landed, f"place tx {found.tx_hash} is in block"
+            return "REJECTED", f"place tx failed in block: {found.codespace} {found.code}"
+    return None, ""
+
+
+def prune(
+    rt: Runtime,
+    *,
+    dry_run: bool = False,
+    keep: str | None = None,
+    offline: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> PruneSummary:
+    """Delete expired and long-final metadata; offline uses the wall clock (stateful only)."""
+    keep_seconds = parse_duration(keep or rt.settings.prune_keep)
+    store = rt.store()
+    if offline:
+        height, now = None, int(time.time())
+    else:
+        latest = rt.node().latest_block()
+        height, now = latest.height, latest.time_unix
+    started = time.perf_counter()
+    summary = store.prune(
+        height=height, now_unix=now, keep_seconds=keep_seconds, dry_run=dry_run, progress=progress
+    )
+    log.info(
+        "prune%s: short-term %d, stateful %d, final %d, kept %d in %.1f ms",
+        " (dry run)" if dry_run else "", summary.expired_short_term, summary.expired_stateful,
+        summary.final_state, summary.kept, (time.perf_counter() - started) * 1000,
+    )  # fmt: skip
+    return summary
