@@ -20,6 +20,8 @@ QUOTE_ATOMIC_RESOLUTION_ABS = 6
 UINT64_MAX = 2**64 - 1
 # Quantums and subticks live in SQLite INTEGER columns (signed 64-bit).
 STORABLE_MAX = 2**63 - 1
+# Beyond 10^±40 no market's size or price makes sense, and Decimal arithmetic would overflow.
+MAX_DECIMAL_EXPONENT = 40
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ def parse_decimal(text: str, name: str) -> Decimal:
         ) from None
     if not value.is_finite():
         raise BadInput(f"The {name} '{text}' is not a finite number.", "")
+    if value and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise BadInput(f"The {name} '{text}' is out of range.", "")
     if value <= 0:
         raise BadInput(f"The {name} must be positive, not {text}.", "")
     return value

@@ -112,3 +112,53 @@ class Cli:
 @pytest.fixture
 def cli(db_path: Path, isolated_env: Path) -> Cli:
     return Cli(db_path)
+
+
+TEST_MNEMONIC = (
+    "mirror actor skill push coach wait confirm orchard lunch mobile athlete gossip awake "
+    "miracle matter bus reopen team ladder lazy list timber render wait"
+)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    """A real emulator on 127.0.0.1, ports 0, blocks advanced by hand."""
+    from dydxctl.emulator import Emulator
+
+    with Emulator(block_time_s=0) as emu:
+        yield emu
+
+
+class ChainCli(Cli):
+    """The CLI pointed at the emulator, with the published test wallet."""
+
+    def __init__(self, db_path: Path, emu: Any) -> None:
+        super().__init__(db_path)
+        self.emu = emu
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        from dydxctl.cli import app
+
+        base = {"DYDX_MNEMONIC": TEST_MNEMONIC}
+        return self.runner.invoke(
+            app,
+            [*self.global_args(), *args],
+            env={**base, **(env or {})},
+        )
+
+    def global_args(self) -> list[str]:
+        return [
+            "--network", "local", "--grpc", self.emu.grpc_target, "--indexer",
+            self.emu.indexer_url, "--db", str(self.db_path),
+        ]  # fmt: skip
+
+    def broadcasts(self) -> int:
+        return sum(1 for c in self.emu.call_log() if c["name"] == "BroadcastTx")
+
+    def place(self, *args: str) -> dict[str, Any]:
+        return self.json("place", *args)
+
+
+@pytest.fixture
+def chain_cli(db_path: Path, isolated_env: Path, emulator: Any) -> ChainCli:
+    return ChainCli(db_path, emulator)
