@@ -1,0 +1,400 @@
+"""The emulator answers as the chain does: each rule with its codespace and code."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from dydxctl import chain
+from dydxctl.emulator import Emulator
+from dydxctl.node import NodeClient
+from dydxctl.orders import make_order_id
+from dydxctl.tx import batch_cancel_msg, cancel_order_msg, place_order_msg, sign_tx
+from dydxctl.wallet import Wallet
+from tests.conftest import TEST_ADDRESS, TEST_MNEMONIC
+
+WALLET = Wallet.from_mnemonic(TEST_MNEMONIC)
+OTHER = Wallet(bytes.fromhex("11" * 32))
+
+
+class Chain:
+    """Signs and broadcasts raw messages to an emulator through the real node client."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.node = NodeClient(emu.grpc_target, timeout_s=5)
+        self.number = self.node.account(TEST_ADDRESS).account_number
+
+    def send(self, *messages: Any, wallet: Wallet = WALLET, sequence: int | None = None,
+             chain_id: str | None = None, number: int | None = None,
+             timeout_height: int = 0) -> tuple[str, int]:  # fmt: skip
+        if sequence is None:
+            sequence = (
+                0 if self._short_term(messages) else self.node.account(wallet.address).sequence
+            )
+        signed = sign_tx(
+            wallet, list(messages), chain_id=chain_id or self.emu.state.chain_id,
+            account_number=self.number if number is None else number, sequence=sequence,
+            timeout_height=timeout_height,
+        )  # fmt: skip
+        result = self.node.broadcast(signed.tx_bytes, signed.tx_hash)
+        return result.codespace, result.code
+
+    @staticmethod
+    def _short_term(messages: tuple) -> bool:
+        from v4_proto.dydxprotocol.clob import tx_pb2
+
+        from dydxctl.emulator.checktx import _is_short_term
+        from dydxctl.tx import MESSAGE_TYPES
+
+        for m in messages:
+            name = MESSAGE_TYPES.get(m.type_url)
+            if name is None or not _is_short_term(
+                m.type_url, getattr(tx_pb2, name).FromString(m.value)
+            ):
+                return False
+        return True
+
+    def height(self) -> int:
+        return self.emu.state.height
+
+
+@pytest.fixture
+def net(emulator: Emulator) -> Chain:
+    client = Chain(emulator)
+    yield client
+    client.node.close()
+
+
+def order(client_id: int = 1, *, flags: int = 0, gtb: int | None = None, gtbt: int | None = None,
+          clob: int = 0, quantums: int = 10_000_000, subticks: int = 5_000_000_000,
+          tif: int = 0, owner: str = TEST_ADDRESS, **extra: Any) -> Any:  # fmt: skip
+    from v4_proto.dydxprotocol.clob.order_pb2 import Order
+
+    o = Order(order_id=make_order_id(owner, 0, client_id, clob, flags), side=1,
+              quantums=quantums, subticks=subticks, time_in_force=tif, **extra)  # fmt: skip
+    if flags == 0:
+        o.good_til_block = gtb if gtb is not None else 10
+    else:
+        o.good_til_block_time = gtbt if gtbt is not None else int(time.time()) + 3600
+    return o
+
+
+def place(o: Any) -> Any:
+    return place_order_msg(o)
+
+
+def cancel(client_id: int, *, flags: int = 0, gtb: int | None = None, gtbt: int | None = None,
+           clob: int = 0) -> Any:  # fmt: skip
+    oid = make_order_id(TEST_ADDRESS, 0, client_id, clob, flags)
+    if flags == 0:
+        return cancel_order_msg(oid, good_til_block=gtb)
+    return cancel_order_msg(oid, good_til_block_time=gtbt)
+
+
+def status_of(emu: Emulator, client_id: int, flags: int = 0, clob: int = 0) -> str:
+    uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, client_id, clob, flags)
+    with urllib.request.urlopen(f"{emu.indexer_url}/v4/orders/{uuid}") as r:
+        return json.load(r)["status"]
+
+
+# --- transaction-level rules -----------------------------------------------------------
+def test_accepts_a_valid_short_term_order(net: Chain) -> None:
+    assert net.send(place(order(1))) == ("", 0)
+    assert status_of(net.emu, 1) == "OPEN"
+
+
+def test_malformed_tx_bytes_are_sdk_2(net: Chain) -> None:
+    result = net.node.broadcast(b"\x01\x02garbage", "X")
+    assert (result.codespace, result.code) == ("sdk", 2)
+
+
+def test_unknown_message_type_is_sdk_2(net: Chain) -> None:
+    from dydxctl.tx import pack
+
+    msg = pack(make_order_id(TEST_ADDRESS, 0, 1, 0, 0), "/cosmos.bank.v1beta1.MsgSend")
+    assert net.send(msg, sequence=0) == ("sdk", 2)
+
+
+def test_wrong_chain_id_is_sdk_4(net: Chain) -> None:
+    assert net.send(place(order(1)), chain_id="dydx-mainnet-1") == ("sdk", 4)
+
+
+def test_wrong_account_number_is_sdk_4(net: Chain) -> None:
+    assert net.send(place(order(1)), number=net.number + 1) == ("sdk", 4)
+
+
+def test_signer_must_own_the_subaccount(net: Chain) -> None:
+    net.node.account(OTHER.address)
+    assert net.send(place(order(1)), wallet=OTHER)[1] == 4
+
+
+def test_unknown_account_is_sdk_9(net: Chain) -> None:
+    net.emu.state.require_existing_accounts = True
+    stranger = Wallet(bytes.fromhex("22" * 32))
+    msg = place(order(1, owner=stranger.address))
+    assert net.send(msg, wallet=stranger, number=99, sequence=0) == ("sdk", 9)
+
+
+def test_short_term_messages_must_be_alone(net: Chain) -> None:
+    assert net.send(place(order(1)), place(order(2)), sequence=0) == ("sdk", 18)
+
+
+def test_timeout_height_below_gtb_is_sdk_18(net: Chain) -> None:
+    assert net.send(place(order(1, gtb=10)), timeout_height=5) == ("sdk", 18)
+
+
+def test_short_term_skips_sequence_and_does_not_bump_it(net: Chain) -> None:
+    assert net.send(place(order(1)), sequence=987654) == ("", 0)
+    assert net.node.account(TEST_ADDRESS).sequence == 0
+
+
+def test_stateful_sequence_is_checked_and_bumped(net: Chain) -> None:
+    assert net.send(place(order(1, flags=64)), sequence=5) == ("sdk", 32)
+    assert net.send(place(order(1, flags=64)), sequence=0) == ("", 0)
+    assert net.node.account(TEST_ADDRESS).sequence == 1
+    assert net.send(place(order(2, flags=64)), sequence=0) == ("sdk", 32)  # stale
+
+
+def test_timestamp_nonce_accepted_once(net: Chain) -> None:
+    net.emu.advance(1)
+    nonce = int(time.time() * 1000)
+    assert net.send(place(order(1, flags=64)), sequence=nonce) == ("", 0)
+    assert net.send(place(order(2, flags=64)), sequence=nonce) == ("sdk", 32)  # reused
+    assert net.send(place(order(3, flags=64)), sequence=nonce - 120_000) == ("sdk", 32)
+    assert net.send(place(order(4, flags=64)), sequence=nonce + 120_000) == ("sdk", 32)
+    assert net.node.account(TEST_ADDRESS).sequence == 0  # nonces leave the sequence alone
+
+
+# --- short-term good_til_block window -------------------------------------------------
+@pytest.mark.parametrize(("gtb", "code"), [(0, 5), (1, 10), (2, 0), (22, 0), (23, 11)])
+def test_good_til_block_window(net: Chain, gtb: int, code: int) -> None:
+    # At height 1: latest+1 = 2 ≤ GTB ≤ 2 + ShortBlockWindow (20).
+    assert net.send(place(order(1, gtb=gtb)))[1] == code
+
+
+# --- stateful good_til_block_time window ----------------------------------------------
+def test_good_til_block_time_window(net: Chain) -> None:
+    now = int(net.emu.state.block_time)
+    assert net.send(place(order(1, flags=64, gtbt=now - 1)))[1] == 3003
+    assert net.send(place(order(1, flags=64, gtbt=now + 96 * 86400)))[1] == 3004
+    assert net.send(place(order(1, flags=64, gtbt=now + 95 * 86400)))[1] == 0
+
+
+def test_long_term_ioc_is_3002(net: Chain) -> None:
+    assert net.send(place(order(1, flags=64, tif=chain.TIME_IN_FORCE_IOC)))[1] == 3002
+
+
+def test_duplicate_stateful_order_is_3005(net: Chain) -> None:
+    assert net.send(place(order(1, flags=64)))[1] == 0
+    assert net.send(place(order(1, flags=64)))[1] == 3005
+
+
+def test_conditional_needs_condition_and_trigger(net: Chain) -> None:
+    assert net.send(place(order(1, flags=32)))[1] == 6000
+    assert net.send(place(order(1, flags=32, condition_type=1)))[1] == 6001
+    good = order(1, flags=32, condition_type=1, conditional_order_trigger_subticks=4_800_000_000)
+    assert net.send(place(good))[1] == 0
+    assert status_of(net.emu, 1, 32) == "UNTRIGGERED"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"clob": 99}, 8),
+        ({"quantums": 10_000_001}, 12),  # off BTC's step (1_000_000)
+        ({"subticks": 5_000_000_001}, 12),  # off BTC's tick (100_000)
+        ({"quantums": 0}, 4),
+        ({"subticks": 0}, 6),
+        ({"flags": 8}, 3000),
+    ],
+)
+def test_order_validation(net: Chain, kwargs: dict, code: int) -> None:
+    assert net.send(place(order(1, **kwargs)), sequence=0)[1] == code
+
+
+# --- cancels ---------------------------------------------------------------------------
+def test_short_term_cancel_semantics(net: Chain) -> None:
+    assert net.send(place(order(1, gtb=15)))[1] == 0
+    # A cancel with GTB below the order's leaves it resting, and says nothing.
+    assert net.send(cancel(1, gtb=10))[1] == 0
+    assert status_of(net.emu, 1) == "OPEN"
+    assert net.send(cancel(1, gtb=15))[1] == 0
+    assert status_of(net.emu, 1) == "BEST_EFFORT_CANCELED"
+    assert net.send(cancel(1, gtb=15))[1] == 9  # a cancel with ≥ GTB exists
+    assert net.send(place(order(1, gtb=14)))[1] == 7  # cancelled until block 15
+    assert net.send(cancel(42, gtb=5))[1] == 0  # unknown order: no existence check
+    net.emu.advance(15)
+    assert status_of(net.emu, 1) == "CANCELED"
+
+
+def test_short_term_orders_expire_as_blocks_pass(net: Chain) -> None:
+    assert net.send(place(order(1, gtb=5)))[1] == 0
+    net.emu.advance(3)  # height 4
+    assert status_of(net.emu, 1) == "OPEN"
+    net.emu.advance(1)  # height 5: block GTB processed
+    assert status_of(net.emu, 1) == "CANCELED"
+    assert net.send(cancel(1, gtb=5))[1] == 10
+
+
+def test_stateful_cancel_rules(net: Chain) -> None:
+    gtbt = int(time.time()) + 3600
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3006  # not in state
+    assert net.send(place(order(1, flags=64, gtbt=gtbt)))[1] == 0
+    assert net.send(cancel(1, flags=64, gtbt=0))[1] == 3001
+    assert net.send(cancel(1, flags=64, gtbt=gtbt - 10))[1] == 29
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 0
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 32
+    net.emu.advance(1)
+    assert status_of(net.emu, 1, 64) == "CANCELED"
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] in (3006, 3010)
+
+
+def test_stateful_orders_expire_by_block_time(net: Chain) -> None:
+    gtbt = int(time.time()) + 2
+    assert net.send(place(order(1, flags=64, gtbt=gtbt)))[1] == 0
+    time.sleep(2.2)
+    net.emu.advance(1)
+    assert status_of(net.emu, 1, 64) == "CANCELED"
+
+
+def test_fill_then_cancel(net: Chain) -> None:
+    gtbt = int(time.time()) + 3600
+    assert net.send(place(order(1, flags=64, gtbt=gtbt)))[1] == 0
+    uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
+    net.emu.fill(uuid, 4_000_000)
+    assert status_of(net.emu, 1, 64) == "OPEN"
+    net.emu.fill(uuid)
+    assert status_of(net.emu, 1, 64) == "FILLED"
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3010  # removed in this block
+    net.emu.advance(1)
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3006
+
+
+# --- MsgBatchCancel ----------------------------------------------------------------------
+def _sub() -> Any:
+    return make_order_id(TEST_ADDRESS, 0, 0, 0, 0).subaccount_id
+
+
+def test_batch_cancel(net: Chain) -> None:
+    for i in range(1, 4):
+        assert net.send(place(order(i, gtb=12)))[1] == 0
+    assert net.send(place(order(9, gtb=12, clob=1)))[1] == 0
+    assert net.send(batch_cancel_msg(_sub(), {0: [1, 2, 3], 1: [9]}, 12))[1] == 0
+    assert {status_of(net.emu, i) for i in (1, 2, 3)} == {"BEST_EFFORT_CANCELED"}
+    assert status_of(net.emu, 9, clob=1) == "BEST_EFFORT_CANCELED"
+    # Every id already has a cancel with this GTB: nothing succeeds.
+    assert net.send(batch_cancel_msg(_sub(), {0: [1, 2, 3]}, 12))[1] == 46
+
+
+@pytest.mark.parametrize(
+    ("batches", "code"),
+    [
+        ({}, 45),
+        ({0: []}, 45),
+        ({0: [1, 1]}, 45),
+        ({0: list(range(101))}, 45),
+        ({77: [1]}, 27),
+    ],
+)
+def test_batch_cancel_limits(net: Chain, batches: dict, code: int) -> None:
+    assert net.send(batch_cancel_msg(_sub(), batches, 10))[1] == code
+
+
+def test_batch_cancel_repeated_clob_pair_is_45(net: Chain) -> None:
+    from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, OrderBatch
+
+    from dydxctl.tx import pack
+
+    batches = [
+        OrderBatch(clob_pair_id=0, client_ids=[1]),
+        OrderBatch(clob_pair_id=0, client_ids=[2]),
+    ]
+    msg = MsgBatchCancel(subaccount_id=_sub(), good_til_block=10, short_term_cancels=batches)
+    assert net.send(pack(msg, chain.MSG_BATCH_CANCEL_URL))[1] == 45
+
+
+# --- services and hooks -------------------------------------------------------------------
+def test_latest_block_node_info_and_clob_pairs(net: Chain) -> None:
+    net.emu.advance(2)
+    latest = net.node.latest_block()
+    assert latest.height == 3 and abs(latest.time_unix - time.time()) < 5
+    info = net.node.node_info()
+    assert info["chain_id"] == "localdydxprotocol" and info["app_version"].startswith("v9.4")
+    pair = net.node.clob_pair(1)
+    assert (pair.id, pair.step_base_quantums, pair.subticks_per_tick) == (1, 1_000_000, 100_000)
+
+
+def test_get_tx_finds_stateful_txs_only(net: Chain) -> None:
+    signed = sign_tx(WALLET, [place(order(1, flags=64))], chain_id="localdydxprotocol",
+                     account_number=net.number, sequence=0)  # fmt: skip
+    assert net.node.broadcast(signed.tx_bytes, signed.tx_hash).code == 0
+    net.emu.advance(1)
+    assert net.node.get_tx(signed.tx_hash).code == 0
+    short = sign_tx(WALLET, [place(order(2))], chain_id="localdydxprotocol",
+                    account_number=net.number, sequence=0)  # fmt: skip
+    assert net.node.broadcast(short.tx_bytes, short.tx_hash).code == 0
+    net.emu.advance(1)
+    assert net.node.get_tx(short.tx_hash) is None
+
+
+def _post(emu: Emulator, path: str, body: dict) -> Any:
+    request = urllib.request.Request(
+        f"{emu.indexer_url}{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request) as r:
+        return json.load(r)
+
+
+def test_admin_hooks_over_http(net: Chain) -> None:
+    assert _post(net.emu, "/admin/advance", {"blocks": 4})["height"] == 5
+    assert net.send(place(order(1, flags=64)))[1] == 0
+    uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
+    filled = _post(net.emu, "/admin/fill", {"order_id": uuid})
+    assert filled["status"] == "FILLED" and filled["totalFilled"] == "0.001"
+    from dydxctl.errors import Unreachable
+
+    for _ in range(3):  # the client retries a read twice before giving up
+        _post(net.emu, "/admin/fault", {"method": "GetLatestBlock", "grpc_status": "UNAVAILABLE"})
+    with pytest.raises(Unreachable, match="unreachable"):
+        net.node.latest_block()
+    _post(net.emu, "/admin/latency", {"ms": 30})
+    started = time.perf_counter()
+    net.node.latest_block()
+    assert time.perf_counter() - started >= 0.03
+    with urllib.request.urlopen(f"{net.emu.indexer_url}/admin/calls") as r:
+        names = [c["name"] for c in json.load(r)]
+    assert "BroadcastTx" in names and "GetLatestBlock" in names
+
+
+def test_indexer_json_shapes(net: Chain) -> None:
+    assert net.send(place(order(7, gtb=9)))[1] == 0
+    with urllib.request.urlopen(
+        f"{net.emu.indexer_url}/v4/orders?address={TEST_ADDRESS}&subaccountNumber=0"
+    ) as r:
+        [row] = json.load(r)
+    assert row["clientId"] == "7" and row["clobPairId"] == "0" and row["orderFlags"] == "0"
+    assert row["goodTilBlock"] == "9" and row["goodTilBlockTime"] is None
+    assert row["size"] == "0.001" and row["price"] == "50000" and row["ticker"] == "BTC-USD"
+    assert row["subaccountNumber"] == 0 and row["status"] == "OPEN"
+    with urllib.request.urlopen(f"{net.emu.indexer_url}/v4/perpetualMarkets") as r:
+        markets = json.load(r)["markets"]
+    assert markets["BTC-USD"]["clobPairId"] == "0"
+    assert markets["BTC-USD"]["atomicResolution"] == -10
+    assert markets["ETH-USD"]["tickSize"] == "0.1"
+
+
+def test_listens_on_loopback_only(emulator: Emulator) -> None:
+    assert emulator.grpc_target.startswith("127.0.0.1:")
+    assert emulator._http.server_address[0] == "127.0.0.1"
+
+
+def test_block_clock_produces_blocks() -> None:
+    with Emulator(block_time_s=0.05) as emu:
+        time.sleep(0.5)
+        assert emu.state.height >= 4
