@@ -89,10 +89,12 @@ class NodeClient:
         host, _port = split_host_port(target)
         self.target = target
         self.timeout_s = timeout_s
-        if is_loopback(host) or insecure:
-            self._channel = grpc.insecure_channel(target)
-        else:
+        # Loopback is always plaintext; anything else is TLS unless --insecure says otherwise.
+        self.uses_tls = not (is_loopback(host) or insecure)
+        if self.uses_tls:
             self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
+        else:
+            self._channel = grpc.insecure_channel(target)
         self._stubs: dict[str, Any] = {}
 
     def close(self) -> None:
