@@ -1,0 +1,282 @@
+"""The order lifecycle through the real CLI against the emulator: place, cancel, sync, prune."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+
+from dydxctl import chain
+from dydxctl.store import Store
+from dydxctl.tx import decode_tx, sign_doc_bytes
+from dydxctl.wallet import verify
+from tests.conftest import TEST_ADDRESS, ChainCli
+
+LIMIT = ["--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price", "50000"]
+
+
+def _events(cli: ChainCli, order_id: str) -> list[str]:
+    with Store.open(cli.db_path) as s:
+        return [e["to_status"] for e in s.events(order_id)]
+
+
+def _row(cli: ChainCli, order_id: str) -> dict:
+    with Store.open(cli.db_path) as s:
+        return s.get(order_id)
+
+
+# --- place -------------------------------------------------------------------------------
+def test_dry_run_signs_the_right_tx_and_stores_nothing(chain_cli: ChainCli) -> None:
+    result = chain_cli("place", *LIMIT, "--dry-run", "--json")  # --json after the command
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.stdout)
+    assert data["dry_run"] and data["kind"] == "long-term" and data["order_flags"] == 64
+    decoded = decode_tx(base64.b64decode(data["tx_bytes"]))
+    [(url, msg)] = decoded.messages
+    assert url == chain.MSG_PLACE_ORDER_URL
+    order = msg.order
+    assert order.order_id.subaccount_id.owner == TEST_ADDRESS
+    assert order.order_id.client_id == data["client_id"] and order.order_id.clob_pair_id == 0
+    assert (order.quantums, order.subticks, order.side) == (10_000_000, 5_000_000_000, 1)
+    assert order.good_til_block_time == data["good_til_block_time"]
+    number = chain_cli.emu.state.account(TEST_ADDRESS).account_number
+    doc = sign_doc_bytes(decoded, "localdydxprotocol", number)
+    assert verify(decoded.public_key, doc, decoded.signature)
+    assert data["tx_hash"] == data["place_tx_hash"]
+    assert chain_cli.broadcasts() == 0
+    assert not chain_cli.db_path.exists()
+
+
+def test_place_short_term_writes_ahead(chain_cli: ChainCli) -> None:
+    data = chain_cli.place(*LIMIT, "--good-til-blocks", "10")
+    assert data["status"] == "OPEN" and data["kind"] == "short-term"
+    assert data["good_til_block"] == 11  # height 1 + 10
+    assert data["order_id"] == chain.indexer_order_uuid(TEST_ADDRESS, 0, data["client_id"], 0, 0)
+    assert _events(chain_cli, data["order_id"]) == ["PENDING", "OPEN"]
+    assert chain_cli.emu.state.by_uuid[data["order_id"]].live
+    assert data["tx_hash"] == data["place_tx_hash"]
+
+
+def test_place_long_term_and_conditional(chain_cli: ChainCli) -> None:
+    long_term = chain_cli.place(*LIMIT, "--good-til", "2h")
+    assert long_term["status"] == "OPEN" and long_term["order_flags"] == 64
+    assert abs(long_term["good_til_block_time"] - (time.time() + 7200)) < 10
+    stop = chain_cli.place(
+        "--market", "ETH-USD", "--side", "sell", "--size", "0.01", "--price", "3000",
+        "--type", "stop-limit", "--trigger-price", "3100.5",
+    )  # fmt: skip
+    assert stop["status"] == "UNTRIGGERED" and stop["order_flags"] == 32
+    assert stop["trigger_price"] == "3100.5"
+    market = chain_cli.place("--market", "ETH-USD", "--side", "buy", "--size", "0.01",
+                             "--type", "market")  # fmt: skip
+    assert market["kind"] == "short-term" and market["time_in_force"] == "IOC"
+    assert market["price"] == "3675"  # oracle 3500 + 5 %
+
+
+def test_duplicate_client_id_is_refused_before_sending(chain_cli: ChainCli) -> None:
+    chain_cli.place(*LIMIT, "--client-id", "42")
+    sent = chain_cli.broadcasts()
+    err = chain_cli.json("place", *LIMIT, "--client-id", "42", expect_exit=2)
+    assert "already used" in err["error"]["message"]
+    assert chain_cli.broadcasts() == sent
+
+
+def test_place_rejected_by_the_chain(chain_cli: ChainCli) -> None:
+    chain_cli.emu.fail_next("BroadcastTx", codespace="clob", code=10001)
+    err = chain_cli.json("place", *LIMIT, expect_exit=6)
+    assert err["error"]["details"]["code"] == 10001
+    row = _row(chain_cli, err["error"]["details"]["order_id"])
+    assert row["status"] == "REJECTED" and "10001" in row["last_error"]
+
+
+def test_lost_broadcast_is_unknown_then_sync_resolves_it(chain_cli: ChainCli) -> None:
+    chain_cli.emu.fail_next("BroadcastTx", after_apply=True)
+    err = chain_cli.json("place", *LIMIT, expect_exit=7)
+    order_id = err["error"]["details"]["order_id"]
+    assert _row(chain_cli, order_id)["status"] == "UNKNOWN"
+    synced = chain_cli.json("sync")
+    assert [c["status"] for c in synced["changed"]] == ["OPEN"]
+    assert _row(chain_cli, order_id)["status"] == "OPEN"
+
+
+# --- cancel ---------------------------------------------------------------------------------
+def test_short_term_placed_and_cancelled_in_the_same_window(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "8")
+    chain_cli.emu.advance(2)
+    result = chain_cli.json("cancel", order["order_id"])
+    assert result["outcome"] == "CANCEL_PENDING" and result["status"] == "CANCEL_PENDING"
+    assert result["cancel_good_til_block"] == order["good_til_block"]  # max(GTB, latest+1)
+    assert result["metadata_source"] == "store"
+    assert chain_cli.emu.state.by_uuid[order["order_id"]].status == "BEST_EFFORT_CANCELED"
+    chain_cli.emu.advance(10)
+    assert chain_cli.json("sync")["changed"][0]["status"] == "CANCELED"
+
+
+def test_cancel_wait_follows_to_the_end(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til", "1h")
+    chain_cli.emu.advance(1)
+    # The stateful cancel lands in the next block; the emulator's clock is manual here,
+    # so advance it from a timer while --wait polls.
+    import threading
+
+    threading.Timer(0.3, chain_cli.emu.advance, args=(1,)).start()
+    result = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10")
+    assert result["outcome"] == "CANCELED" and result["status"] == "CANCELED"
+
+
+def test_long_term_cancelled_ten_blocks_later(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(10)
+    result = chain_cli.json("cancel", str(order["client_id"]))  # by unique client id
+    assert result["outcome"] == "CANCEL_PENDING"
+    assert result["cancel_good_til_block_time"] == order["good_til_block_time"]
+    chain_cli.emu.advance(1)
+    assert chain_cli.json("sync")["changed"][0]["status"] == "CANCELED"
+    again = chain_cli.json("cancel", order["order_id"], expect_exit=4)
+    assert again["error"]["kind"] == "already_final"
+
+
+def test_expired_short_term_is_refused_without_broadcast(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
+    chain_cli.emu.advance(5)
+    sent = chain_cli.broadcasts()
+    err = chain_cli.json("cancel", order["order_id"], expect_exit=5)
+    assert err["error"]["kind"] == "expired"
+    assert chain_cli.broadcasts() == sent
+    assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
+
+
+def test_cancel_of_a_filled_order(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.emu.fill(order["order_id"])
+    chain_cli.emu.advance(1)
+    # The store still says OPEN: the chain answers 3006, the Indexer says FILLED.
+    err = chain_cli.json("cancel", order["order_id"], expect_exit=4)
+    assert "filled" in err["error"]["message"]
+    assert _row(chain_cli, order["order_id"])["status"] == "FILLED"
+    sent = chain_cli.broadcasts()
+    chain_cli.json("cancel", order["order_id"], expect_exit=4)  # now refused locally
+    assert chain_cli.broadcasts() == sent
+
+
+def test_sync_moves_a_filled_order_to_filled(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "10")
+    chain_cli.emu.fill(order["order_id"])
+    assert chain_cli.json("sync")["changed"][0]["status"] == "FILLED"
+
+
+def test_unknown_order_id_exits_3(chain_cli: ChainCli) -> None:
+    err = chain_cli.json("cancel", "6b2c0e8e-0000-5000-8000-000000000000", expect_exit=3)
+    assert err["error"]["kind"] == "not_found"
+    assert chain_cli.json("cancel", "12345", expect_exit=3)["error"]["kind"] == "not_found"
+    assert chain_cli.json("cancel", "nonsense", expect_exit=2)["error"]["kind"] == "bad_input"
+
+
+def test_order_without_metadata_is_cancelled_through_the_indexer(
+    chain_cli: ChainCli, tmp_path
+) -> None:
+    elsewhere = ChainCli(tmp_path / "other.db", chain_cli.emu)
+    order = elsewhere.place(*LIMIT)
+    result = chain_cli.json("cancel", order["order_id"])
+    assert result["metadata_source"] == "indexer" and result["outcome"] == "CANCEL_PENDING"
+    row = _row(chain_cli, order["order_id"])
+    assert row["source"] == "indexer" and row["client_id"] == order["client_id"]
+    assert row["order_id_proto"] == _row(elsewhere, order["order_id"])["order_id_proto"]
+
+
+def test_feature_flag_forces_the_indexer_path(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    off = {"DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"}
+    result = chain_cli.json("cancel", order["order_id"], env=off)
+    assert result["metadata_source"] == "indexer" and result["outcome"] == "CANCEL_PENDING"
+
+
+def test_cancel_disabled_exits_9(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    err = chain_cli.json("cancel", order["order_id"], env={"DYDXCTL_FEATURE_CANCEL": "0"},
+                         expect_exit=9)  # fmt: skip
+    assert err["error"]["kind"] == "disabled"
+
+
+def test_rejected_cancel_exits_6_and_is_recorded(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.emu.fail_next("BroadcastTx", codespace="clob", code=29)
+    err = chain_cli.json("cancel", order["order_id"], expect_exit=6)
+    assert err["error"]["details"]["codespace"] == "clob" and err["error"]["details"]["code"] == 29
+    stats = chain_cli.json("stats")
+    assert stats["failures_by_kind"] == {"chain_rejected": 1} and stats["attempts"] == 1
+    assert _row(chain_cli, order["order_id"])["status"] == "OPEN"
+
+
+def test_node_down_exits_7(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "10")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    result = chain_cli("--json", "--grpc", dead, "cancel", order["order_id"])
+    assert result.exit_code == 7, result.output
+    assert _row(chain_cli, order["order_id"])["status"] == "OPEN"
+
+
+def test_cancel_all(chain_cli: ChainCli) -> None:
+    short = [chain_cli.place(*LIMIT, "--good-til-blocks", "10") for _ in range(3)]
+    long = chain_cli.place(*LIMIT)
+    eth = chain_cli.place("--market", "ETH-USD", "--side", "buy", "--size", "0.01", "--price",
+                          "3000", "--good-til-blocks", "10")  # fmt: skip
+    result = chain_cli.json("cancel", "--all")
+    assert result["failed"] == 0
+    outcomes = {r["order_id"]: r["outcome"] for r in result["orders"]}
+    assert set(outcomes) == {o["order_id"] for o in [*short, long, eth]}
+    assert set(outcomes.values()) == {"CANCEL_PENDING"}
+    batches = [c for c in chain_cli.emu.call_log() if c["name"] == "BroadcastTx"]
+    assert len(batches) == 5 + 2  # five places, one batch for all short-term, one stateful
+
+
+def test_prune_leaves_live_rows_and_removes_dead_ones(chain_cli: ChainCli) -> None:
+    live = chain_cli.place(*LIMIT, "--good-til-blocks", "20")
+    chain_cli.emu.advance(15)
+    dead = chain_cli.place(*LIMIT, "--good-til-blocks", "1")  # GTB 17
+    long = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(5)  # height 21: live GTB 21 expired? no: 21 ≥ 21 → gone, margin keeps
+    dry = chain_cli.json("prune-expired", "--dry-run")
+    assert dry["would_delete"] == 0 and dry["kept"] == 3
+    chain_cli.emu.advance(10)
+    summary = chain_cli.json("prune-expired")
+    assert summary["expired_short_term"] == 2 and summary["deleted"] == 2
+    assert _row(chain_cli, long["order_id"]) is not None
+    assert _row(chain_cli, dead["order_id"]) is None and _row(chain_cli, live["order_id"]) is None
+
+
+def test_read_commands_json(chain_cli: ChainCli) -> None:
+    assert chain_cli.json("address")["address"] == TEST_ADDRESS
+    markets = chain_cli.json("markets")
+    assert {m["ticker"] for m in markets} == {"BTC-USD", "ETH-USD"}
+    doctor = chain_cli.json("doctor")
+    assert doctor["ok"] and {c["name"] for c in doctor["checks"]} >= {"node", "indexer", "store"}
+    wrong = chain_cli("--json", "--chain-id", "dydx-mainnet-1", "doctor")
+    assert wrong.exit_code == 2 and '"ok": false' in wrong.stdout
+    stats = chain_cli.json("stats")
+    assert {"attempts", "successes", "failures", "success_rate", "latency_ms_p50",
+            "latency_ms_p95", "by_market"} <= set(stats)  # fmt: skip
+
+
+def test_stats_prometheus_file(chain_cli: ChainCli, tmp_path) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.json("cancel", order["order_id"])
+    prom = tmp_path / "metrics" / "dydxctl.prom"
+    chain_cli.json("stats", "--prometheus", str(prom))
+    text = prom.read_text()
+    assert 'dydxctl_cancel_attempts_total{market="BTC-USD"} 1' in text
+    assert "# TYPE dydxctl_cancel_latency_milliseconds gauge" in text
+
+
+def test_demo_runs(cli) -> None:
+    result = cli.runner.invoke(__import__("dydxctl.cli").cli.app, ["--json", "demo"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    steps = json.loads(result.stdout)
+    assert [c["outcome"] for c in steps["cancels"]] == ["CANCEL_PENDING", "CANCEL_PENDING"]
+    assert steps["prune"]["expired_short_term"] == 1
