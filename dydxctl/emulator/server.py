@@ -54,7 +54,12 @@ class Emulator:
         self._grpc.start()
         self._http = IndexerHTTPServer((LOOPBACK, self.requested_ports[1]), self)
         self.indexer_port = self._http.server_address[1]
-        http_thread = threading.Thread(target=self._http.serve_forever, name="indexer", daemon=True)
+        http_thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="indexer",
+            daemon=True,
+        )
         http_thread.start()
         self._threads.append(http_thread)
         if self.block_time_s > 0:
