@@ -528,6 +528,9 @@ def emulator_command(
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
     latency_ms: Annotated[float, typer.Option(min=0, help="Delay added to every response.")] = 0.0,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Keep the chain's state here across restarts.")
+    ] = None,
 ) -> None:
     """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
     from dydxctl.emulator.foreground import run_foreground
@@ -540,6 +543,7 @@ def emulator_command(
         latency_ms=latency_ms,
         chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
         as_json=runtime.settings.json,
+        state_dir=state_dir,
     )
 
 

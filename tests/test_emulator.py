@@ -398,3 +398,21 @@ def test_block_clock_produces_blocks() -> None:
     with Emulator(block_time_s=0.05) as emu:
         time.sleep(0.5)
         assert emu.state.height >= 4
+
+
+def test_state_survives_a_restart(tmp_path) -> None:
+    with Emulator(block_time_s=0, state_dir=tmp_path) as emu:
+        net = Chain(emu)
+        assert net.send(place(order(1, flags=64)))[1] == 0
+        assert net.send(place(order(2, gtb=15)))[1] == 0
+        assert net.send(cancel(2, gtb=15))[1] == 0
+        emu.advance(3)
+        net.node.close()
+    with Emulator(block_time_s=0, state_dir=tmp_path) as emu:
+        assert emu.restored and emu.state.height == 4
+        assert status_of(emu, 1, 64) == "OPEN" and status_of(emu, 2) == "BEST_EFFORT_CANCELED"
+        net = Chain(emu)
+        assert net.node.account(TEST_ADDRESS).sequence == 1
+        assert net.send(place(order(1, flags=64)))[1] == 3005  # still in state
+        assert net.send(cancel(2, gtb=15))[1] == 9  # the cancel is remembered
+        net.node.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from dydxctl.emulator.server import Emulator
@@ -18,6 +19,7 @@ def run_foreground(
     latency_ms: float,
     chain_id: str | None,
     as_json: bool,
+    state_dir: Path | None = None,
 ) -> None:
     from rich.console import Console
     from rich.live import Live
@@ -31,6 +33,7 @@ def run_foreground(
         block_time_s=block_time_s,
         latency_ms=latency_ms,
         chain_id=chain_id or CHAIN_ID,
+        state_dir=state_dir,
     )
     try:
         emulator.start()
@@ -55,7 +58,8 @@ def run_foreground(
         console.print(
             f"[bold]dydxctl emulator[/bold] chain [cyan]{summary['chain_id']}[/cyan]  gRPC "
             f"[cyan]{emulator.grpc_target}[/cyan]  Indexer [cyan]{emulator.indexer_url}[/cyan]\n"
-            f"Use: dydxctl --network local --grpc {emulator.grpc_target} --indexer "
+            + (f"(state restored from {state_dir})\n" if emulator.restored else "")
+            + f"Use: dydxctl --network local --grpc {emulator.grpc_target} --indexer "
             f"{emulator.indexer_url} …   (Ctrl-C stops)"
         )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from dydxctl.emulator.grpc_api import add_services
 from dydxctl.emulator.rest_api import IndexerHTTPServer
-from dydxctl.emulator.state import CHAIN_ID, ChainState
+from dydxctl.emulator.state import CHAIN_ID, ChainState, load_state, save_state
 
 LOOPBACK = "127.0.0.1"
 
@@ -29,8 +30,11 @@ class Emulator:
         block_time_s: float = 1.0,
         latency_ms: float = 0.0,
         chain_id: str = CHAIN_ID,
+        state_dir: Path | None = None,
     ) -> None:
         self.state = ChainState(chain_id=chain_id, block_time_s=block_time_s)
+        self.state_dir = state_dir
+        self.restored = bool(state_dir) and load_state(self.state, state_dir)
         self.requested_ports = (grpc_port, indexer_port)
         self.block_time_s = block_time_s
         self.latency_ms = latency_ms
@@ -70,6 +74,8 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.state_dir is not None:
+            save_state(self.state, self.state_dir)
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -87,6 +93,8 @@ class Emulator:
     def _clock(self) -> None:
         while not self._stop.wait(self.block_time_s):
             self.state.advance(1)
+            if self.state_dir is not None:
+                save_state(self.state, self.state_dir)
 
     @property
     def grpc_target(self) -> str:

@@ -269,3 +269,97 @@ class ChainState:
     def open_order_count(self) -> int:
         with self.lock:
             return sum(1 for b in self.orders.values() if b.live)
+
+
+# --- persistence (dydxctl emulator --state-dir) ---
+STATE_FILE = "emulator-state.json"
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
+
+
+def save_state(state: ChainState, directory: Any) -> None:
+    """Write the whole chain state as JSON, atomically (write then rename)."""
+    import json
+    import os
+    from pathlib import Path
+
+    with state.lock:
+        data = {
+            "chain_id": state.chain_id,
+            "height": state.height,
+            "block_time": state.block_time,
+            "accounts": [
+                {
+                    "address": a.address,
+                    "account_number": a.account_number,
+                    "sequence": a.sequence,
+                    "public_key": a.public_key.hex() if a.public_key else None,
+                    "timestamp_nonces": a.timestamp_nonces,
+                }
+                for a in state.accounts.values()
+            ],
+            "orders": [
+                {
+                    "order": _b64(b.order.SerializeToString()),
+                    "status": b.status,
+                    "created_height": b.created_height,
+                    "updated_height": b.updated_height,
+                    "updated_at": b.updated_at,
+                    "total_filled": b.total_filled,
+                    "live": b.live,
+                }
+                for b in state.by_uuid.values()
+            ],
+            "short_term_cancels": [[list(k), v] for k, v in state.short_term_cancels.items()],
+            "pending_stateful_cancels": [
+                [list(k), v] for k, v in state.pending_stateful_cancels.items()
+            ],
+            "txs": [vars(t) for t in state.txs.values()],
+        }
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path / STATE_FILE)
+
+
+def load_state(state: ChainState, directory: Any) -> bool:
+    """Restore a saved state into `state`; False when there is none."""
+    import json
+    from pathlib import Path
+
+    from v4_proto.dydxprotocol.clob.order_pb2 import Order
+
+    path = Path(directory) / STATE_FILE
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text())
+    with state.lock:
+        state.chain_id = data["chain_id"]
+        state.height = data["height"]
+        state.block_time = data["block_time"]
+        for a in data["accounts"]:
+            state.accounts[a["address"]] = Account(
+                a["address"], a["account_number"], a["sequence"],
+                bytes.fromhex(a["public_key"]) if a["public_key"] else None,
+                list(a["timestamp_nonces"]),
+            )  # fmt: skip
+        for o in data["orders"]:
+            book = state.add_order(Order.FromString(_unb64(o["order"])))
+            book.status, book.live = o["status"], o["live"]
+            book.created_height, book.updated_height = o["created_height"], o["updated_height"]
+            book.updated_at, book.total_filled = o["updated_at"], o["total_filled"]
+        state.short_term_cancels = {tuple(k): v for k, v in data["short_term_cancels"]}
+        state.pending_stateful_cancels = {tuple(k): v for k, v in data["pending_stateful_cancels"]}
+        state.txs = {t["tx_hash"]: TxRecord(**t) for t in data["txs"]}
+    return True

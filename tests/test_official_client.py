@@ -1,0 +1,69 @@
+"""Compatibility proof: dYdX's own Python client places and cancels against the emulator.
+
+The official client pins v4-proto 8.x, so it lives in its own virtualenv (made once under
+~/.cache/dydxctl, or given by DYDXCTL_OFFICIAL_CLIENT_PYTHON) and runs as a subprocess.
+Skipped, with the reason, when the package cannot be installed on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dydxctl import chain
+from dydxctl.emulator import Emulator
+from tests.conftest import TEST_ADDRESS, TEST_MNEMONIC
+
+OFFICIAL_CLIENT = "dydx-v4-client==1.1.5"
+FLOW = Path(__file__).parent / "compat" / "official_flow.py"
+
+
+def official_python() -> Path:
+    """A python with dydx-v4-client installed, made on first use."""
+    given = os.environ.get("DYDXCTL_OFFICIAL_CLIENT_PYTHON")
+    if given:
+        return Path(given)
+    venv = Path.home() / ".cache" / "dydxctl" / "official-client-venv"
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import dydx_v4_client"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", OFFICIAL_CLIENT],
+            check=True, capture_output=True, timeout=400,
+        )  # fmt: skip
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"{OFFICIAL_CLIENT} cannot be installed here: {exc}")
+    return python
+
+
+def run_official_flow(python: Path, emulator: Emulator, cycles: int) -> dict:
+    result = subprocess.run(
+        [str(python), str(FLOW), emulator.grpc_target, emulator.indexer_url, str(cycles)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DYDX_MNEMONIC": TEST_MNEMONIC},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_official_client_queries_places_and_cancels() -> None:
+    python = official_python()
+    with Emulator(block_time_s=0.5) as emulator:
+        out = run_official_flow(python, emulator, cycles=2)
+        assert out["address"] == TEST_ADDRESS
+        kinds = [(c["kind"], c["place_code"], c["cancel_code"]) for c in out["cycles"]]
+        assert kinds == [("short-term", 0, 0), ("long-term", 0, 0)], out
+        books = list(emulator.state.by_uuid.values())
+        assert len(books) == 2
+        short = next(b for b in books if b.key[4] == chain.ORDER_FLAGS_SHORT_TERM)
+        assert short.status in ("BEST_EFFORT_CANCELED", "CANCELED")
+        names = [c["name"] for c in emulator.call_log()]
+        assert {"Account", "GetLatestBlock", "BroadcastTx", "/v4/perpetualMarkets"} <= set(names)
