@@ -416,3 +416,30 @@ def test_state_survives_a_restart(tmp_path) -> None:
         assert net.send(place(order(1, flags=64)))[1] == 3005  # still in state
         assert net.send(cancel(2, gtb=15))[1] == 9  # the cancel is remembered
         net.node.close()
+
+
+def test_emulator_command_runs_and_stops_on_sigterm(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from dydxctl.indexer import IndexerClient
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dydxctl", "--json", "emulator", "--grpc-port", "0",
+         "--indexer-port", "0", "--block-time", "50ms", "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        started = json.loads(proc.stdout.readline())
+        assert started["grpc"].startswith("127.0.0.1:")
+        assert started["indexer"].startswith("http://127.0.0.1:")
+        time.sleep(0.3)
+        assert IndexerClient(started["indexer"]).height()[0] >= 2
+        node = NodeClient(started["grpc"])
+        assert node.node_info()["chain_id"] == "localdydxprotocol"
+        node.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    assert (tmp_path / "emulator-state.json").exists()
