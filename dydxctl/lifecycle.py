@@ -187,6 +187,8 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     messages = [place_order_msg(order)]
     number = account_number(rt, wallet.address, store=None if dry_run else store)
     signed = _sign(rt, messages, sequence=_sequence_for(flags), number=number)
+    if not dry_run:
+        crash_point("place:after_signing")
     row = {
         "order_id": chain.indexer_order_uuid(
             wallet.address, subaccount, client_id, market.clob_pair_id, flags
@@ -224,7 +226,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         )
     assert store is not None
     store.insert_order(row, detail="written before broadcast")
-    crash_point("after_pending_row")
+    crash_point("place:after_pending_row")
     try:
         if flags == chain.ORDER_FLAGS_SHORT_TERM:
             result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
@@ -249,7 +251,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             f"{row['order_id']}` to make sure it is gone.",
             order_id=row["order_id"],
         ) from None
-    crash_point("after_broadcast")
+    crash_point("place:after_broadcast")
     if not result.accepted:
         rejection = result.rejection()
         store.transition(
@@ -266,7 +268,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     stored = store.transition(
         row["order_id"], status, tx_hash=result.tx_hash, detail="accepted by CheckTx"
     )
-    crash_point("after_status_update")
+    crash_point("place:after_status_update")
     latency = _ms(started)
     log.info(
         "place %s client_id=%s tx=%s outcome=%s latency_ms=%.1f",
@@ -445,7 +447,7 @@ def cancel(
             store.update_fields(
                 order_uuid, cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb
             )
-            crash_point("after_cancel_signed")
+            crash_point("cancel:after_signing")
             answer = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
         else:
 
@@ -453,6 +455,7 @@ def cancel(
                 store.update_fields(
                     order_uuid, cancel_tx_hash=resigned.tx_hash, cancel_good_til_block_time=gtbt
                 )
+                crash_point("cancel:after_signing")
 
             signed, answer = _broadcast_stateful(rt, [message], number, on_resign=remember)
     except Unreachable as exc:
@@ -463,7 +466,7 @@ def cancel(
             f"Run `dydxctl cancel {order_uuid}` again; it is safe to repeat.",
             order_id=order_uuid,
         ) from None
-    crash_point("after_cancel_broadcast")
+    crash_point("cancel:after_broadcast")
     if answer.accepted:
         return _cancel_accepted(rt, row, source, answer, gtb, gtbt, started, wait, wait_timeout_s)
     return _cancel_rejected(rt, row, source, answer, started)
@@ -491,7 +494,7 @@ def _cancel_accepted(
         tx_hash=answer.tx_hash, good_til_block=gtb, good_til_block_time=gtbt, latency_ms=latency,
         source=source,
     )  # fmt: skip
-    crash_point("after_cancel_status_update")
+    crash_point("cancel:after_status_update")
     return wait_until_final(rt, result, wait_timeout_s) if wait else result
 
 
@@ -689,10 +692,23 @@ def _fmt_time(unix: int) -> str:
     return format_unix(unix)
 
 
+CRASH_POINTS = (
+    "place:after_signing",
+    "place:after_pending_row",
+    "place:after_broadcast",
+    "place:after_status_update",
+    "cancel:after_signing",
+    "cancel:after_broadcast",
+    "cancel:after_status_update",
+)
+
+
 def crash_point(name: str) -> None:
-    """Fault injection for crash tests: DYDXCTL_CRASH_AT=name kills the process right here
-    (as SIGKILL would), so tests can prove the store survives a crash at every step."""
+    """Fault injection for crash tests: with DYDXCTL_CRASH_AT=name the process sends itself
+    SIGKILL right here, so tests can prove the store survives a crash at every step."""
     import os
 
     if os.environ.get("DYDXCTL_CRASH_AT") == name:
-        os._exit(137)
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

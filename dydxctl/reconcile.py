@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
 
 log = logs.get("reconcile")
+# A stateful tx signed with a timestamp nonce is valid only within ±30 s of the block time
+# (x/accountplus/keeper/timestampnonce.go); after this long, one that is in no block never
+# will be.
+STATEFUL_LANDING_WINDOW_S = 120
+
+
+def _age_seconds(row: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    return time.time() - created.timestamp()
 
 
 def _expired(row: dict[str, Any], height: int | None, now_unix: int) -> bool:
@@ -101,6 +112,11 @@ def _decide(
                 landed = "UNTRIGGERED" if flags == chain.ORDER_FLAGS_CONDITIONAL else "OPEN"
                 return landed, f"place tx {found.tx_hash} is in block"
             return "REJECTED", f"place tx failed in block: {found.codespace} {found.code}"
+        if _age_seconds(row) > STATEFUL_LANDING_WINDOW_S:
+            return "REJECTED", (
+                "the place tx is in no block and the Indexer does not know the order; its "
+                "timestamp nonce has expired, so it can never land"
+            )
     return None, ""
 
 
