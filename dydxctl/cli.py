@@ -131,6 +131,10 @@ def main_options(
     config: Annotated[
         Path | None, typer.Option(help="TOML config file. [env: DYDXCTL_CONFIG]")
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds each node/Indexer call may take. [env: DYDXCTL_TIMEOUT]"),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="One JSON document on stdout. [env: DYDXCTL_JSON]")
     ] = False,
@@ -154,7 +158,7 @@ def main_options(
         "insecure": insecure or None, "db": str(db) if db else None,
         "config": str(config) if config else None, "json": json_output or None,
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
-        "mnemonic_file": str(mnemonic_file) if mnemonic_file else None,
+        "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
     }  # fmt: skip
     try:
         settings = resolve(flags, environ())

@@ -43,6 +43,7 @@ NETWORKS: dict[str, Network] = {
 DEFAULT_NETWORK = "testnet"  # mainnet is never implied
 DEFAULT_PRUNE_KEEP = "7d"
 APP_NAME = "dydxctl"
+DEFAULT_TIMEOUT_S = 10.0  # per node/Indexer call
 
 
 def app_dir(env: Mapping[str, str]) -> Path:
@@ -79,6 +80,7 @@ class Settings:
     features: Features = field(default_factory=Features)
     prune_keep: str = DEFAULT_PRUNE_KEEP
     config_path: Path | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
     @property
     def indexer_base(self) -> str:
@@ -119,7 +121,7 @@ def load_config_file(path: Path, *, required: bool) -> dict[str, Any]:
         raise BadInput(f"Config file {path} cannot be read: {exc.strerror}.", "") from exc
     known = {
         "network", "grpc", "indexer", "chain_id", "insecure", "db", "json", "log_file",
-        "mnemonic_file", "features", "prune", "short_block_window",
+        "mnemonic_file", "features", "prune", "short_block_window", "timeout",
     }  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
@@ -172,6 +174,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     if env.get("DYDXCTL_FEATURE_CANCEL") not in (None, ""):
         cancel = _env_bool(env["DYDXCTL_FEATURE_CANCEL"], "DYDXCTL_FEATURE_CANCEL")
 
+    timeout_text = pick("timeout", "DYDXCTL_TIMEOUT", DEFAULT_TIMEOUT_S)
+    try:
+        timeout_s = float(timeout_text)
+    except (TypeError, ValueError):
+        timeout_s = -1.0
+    if not 0 < timeout_s <= 600:
+        raise BadInput(
+            f"Timeout {timeout_text!r} is not a number of seconds in (0, 600].", "e.g. --timeout 5"
+        )
     db = pick("db", "DYDXCTL_DB")
     log_file = pick("log_file", "DYDXCTL_LOG_FILE")
     mnemonic_file = pick("mnemonic_file", "DYDXCTL_MNEMONIC_FILE")
@@ -190,6 +201,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         features=Features(cancel=bool(cancel), cancel_from_metadata=bool(cancel_from_metadata)),
         prune_keep=str(file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)),
         config_path=config_path,
+        timeout_s=timeout_s,
     )
 
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 class Runtime:
     settings: Settings
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    timeout_s: float = 10.0
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def store(self, *, create: bool = True) -> Store:
@@ -43,7 +42,9 @@ class Runtime:
             from dydxctl.node import NodeClient
 
             self._cache["node"] = NodeClient(
-                self.settings.grpc, insecure=self.settings.insecure, timeout_s=self.timeout_s
+                self.settings.grpc,
+                insecure=self.settings.insecure,
+                timeout_s=self.settings.timeout_s,
             )
         return self._cache["node"]
 
@@ -52,7 +53,7 @@ class Runtime:
             from dydxctl.indexer import IndexerClient
 
             self._cache["indexer"] = IndexerClient(
-                self.settings.indexer_base, timeout_s=self.timeout_s
+                self.settings.indexer_base, timeout_s=self.settings.timeout_s
             )
         return self._cache["indexer"]
 
