@@ -151,9 +151,10 @@ class NodeClient:
         else:
             name = status.name if status else "error"
             message = f"The node at {self.target} failed {what}: {name} {detail}."
-        return Unreachable(
-            message, "Check --grpc / --network and that the node is up.", method=what
-        )
+        hint = "Check --grpc / --network and that the node is up."
+        if self.uses_tls:
+            hint += " The connection uses TLS; a node that speaks plaintext needs --insecure."
+        return Unreachable(message, hint, method=what)
 
     # --- queries ---
     def latest_block(self) -> LatestBlock:

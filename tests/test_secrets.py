@@ -1,0 +1,72 @@
+"""The mnemonic never shows up: not in output, logs, the store, or error messages."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from dydxctl.emulator import Emulator
+from tests.conftest import TEST_MNEMONIC
+
+# Any three consecutive words of the phrase would betray it.
+FRAGMENTS = [" ".join(TEST_MNEMONIC.split()[i : i + 3]) for i in range(0, 22)]
+
+
+def _run(emu: Emulator, tmp: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
+    command = [
+        sys.executable, "-m", "dydxctl", "--debug", "-v", "--log-file", str(tmp / "dydxctl.log"),
+        "--network", "local", "--grpc", emu.grpc_target, "--indexer", emu.indexer_url,
+        "--db", str(tmp / "orders.db"), *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**base_env, **(env or {})})  # fmt: skip
+    return result.stdout + result.stderr
+
+
+def _assert_clean(text: str, where: str) -> None:
+    for fragment in FRAGMENTS:
+        assert fragment not in text, f"mnemonic words {fragment!r} leaked into {where}"
+
+
+def test_mnemonic_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
+    env = {"DYDX_MNEMONIC": TEST_MNEMONIC}
+    outputs = [
+        _run(emulator, tmp_path, "address", env=env),
+        _run(emulator, tmp_path, "--json", "place", "--market", "BTC-USD", "--side", "buy",
+             "--size", "0.001", "--price", "50000", "--good-til-blocks", "5", env=env),
+    ]  # fmt: skip
+    # Error paths with --debug print tracebacks: they must not carry the phrase either.
+    emulator.fail_next("BroadcastTx", codespace="clob", code=10001)
+    outputs.append(_run(emulator, tmp_path, "place", "--market", "BTC-USD", "--side", "sell",
+                        "--size", "0.001", "--price", "60000", env=env))  # fmt: skip
+    bad = TEST_MNEMONIC.rsplit(" ", 1)[0] + " abandon"
+    outputs.append(_run(emulator, tmp_path, "address", env={"DYDX_MNEMONIC": bad}))
+    secret_file = tmp_path / "m.txt"
+    secret_file.write_text(TEST_MNEMONIC)
+    secret_file.chmod(0o644)
+    outputs.append(_run(emulator, tmp_path, "--mnemonic-file", str(secret_file), "address"))
+    secret_file.chmod(0o600)
+    outputs.append(_run(emulator, tmp_path, "--mnemonic-file", str(secret_file), "cancel",
+                        "--all"))  # fmt: skip
+    # A mnemonic can never be an argument value: the option does not exist.
+    refused = _run(emulator, tmp_path, "--mnemonic", TEST_MNEMONIC, "address")
+    assert "No such option" in refused
+    outputs.append(refused)
+
+    assert "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art" in outputs[0]
+    assert "Traceback" in outputs[2]  # --debug did show the rejection's traceback
+    for i, text in enumerate(outputs):
+        _assert_clean(text, f"run {i} output")
+    log = tmp_path / "dydxctl.log"
+    assert "place" in log.read_text()
+    _assert_clean(log.read_text(), "the log file")
+    for name in ("orders.db", "orders.db-wal"):
+        path = tmp_path / name
+        if path.exists():
+            _assert_clean(path.read_bytes().decode("latin-1"), name)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "orders.db").stat().st_mode) == 0o600
