@@ -79,6 +79,14 @@ SQL_PRUNE_STATEFUL = (
 )
 SQL_PRUNE_FINAL = "SELECT order_id FROM orders WHERE status = ? AND updated_at < ? LIMIT ?"
 
+# The same conditions as the SQL_PRUNE_* queries, with named parameters.
+_PRUNE_SHORT = "good_til_block IS NOT NULL AND good_til_block < :height"
+_PRUNE_STATEFUL = "good_til_block_time IS NOT NULL AND good_til_block_time < :time"
+_PRUNE_FINAL = "status IN ('CANCELED', 'EXPIRED', 'FILLED', 'REJECTED') AND updated_at < :cutoff"
+# A prune that dooms at least this many rows, and at least half the store, rewrites the
+# survivors instead of deleting row by row.
+BULK_PRUNE_MIN_ROWS = 20_000
+
 MIGRATIONS = Migrations("dydxctl")
 
 
@@ -120,6 +128,10 @@ class PruneSummary:
     @property
     def deleted(self) -> int:
         return self.expired_short_term + self.expired_stateful + self.final_state
+
+    @property
+    def total(self) -> int:
+        return self.deleted + self.kept
 
 
 def _create_owner_only(path: Path) -> None:
@@ -470,26 +482,38 @@ class Store:
         batch_size: int = PRUNE_BATCH_SIZE,
         progress: Callable[[int], None] | None = None,
     ) -> PruneSummary:
-        """Delete metadata that can no longer matter, in batches; never a possibly live order.
+        """Delete metadata that can no longer matter; never a possibly live order.
 
         With height None (offline) short-term rows are left alone: only the chain knows
-        whether their block has passed.
+        whether their block has passed. Small prunes delete in batches (short write locks);
+        when most of a large store is doomed, the survivors are copied aside and the tables
+        refilled in one transaction, since deleting a million rows index entry by index
+        entry takes minutes.
         """
         cutoff = now_iso(datetime.fromtimestamp(now_unix, UTC) - timedelta(seconds=keep_seconds))
+        params = {
+            # Offline no height can be trusted: compare with a value below every GTB.
+            "height": (height - PRUNE_MARGIN_BLOCKS) if height is not None else -(2**62),
+            "time": now_unix - PRUNE_MARGIN_SECONDS,
+            "cutoff": cutoff,
+        }
+        planned = self._prune_counts(params)
+        if dry_run:
+            return planned
+        if planned.deleted >= BULK_PRUNE_MIN_ROWS and planned.deleted * 2 >= planned.total:
+            return self._bulk_purge(params, progress)
         plans: list[tuple[str, str, tuple]] = []
         if height is not None:
-            plans.append(("short", SQL_PRUNE_SHORT_TERM, (height - PRUNE_MARGIN_BLOCKS,)))
-        plans.append(("stateful", SQL_PRUNE_STATEFUL, (now_unix - PRUNE_MARGIN_SECONDS,)))
+            plans.append(("short", SQL_PRUNE_SHORT_TERM, (params["height"],)))
+        plans.append(("stateful", SQL_PRUNE_STATEFUL, (params["time"],)))
         plans.extend(("final", SQL_PRUNE_FINAL, (s, cutoff)) for s in sorted(FINAL_STATUSES))
-        if dry_run:
-            return self._prune_counts(height, now_unix, cutoff)
         counts = {"short": 0, "stateful": 0, "final": 0}
-        for label, select_sql, params in plans:
+        for label, select_sql, args in plans:
             while True:
                 with self.write():
                     cursor = self._execute(
                         f"DELETE FROM orders WHERE order_id IN ({select_sql})",
-                        (*params, batch_size),
+                        (*args, batch_size),
                     )
                 deleted = cursor.rowcount
                 counts[label] += deleted
@@ -501,22 +525,50 @@ class Store:
             counts["short"], counts["stateful"], counts["final"], self.count(), dry_run=False
         )
 
-    def _prune_counts(self, height: int | None, now_unix: int, cutoff: str) -> PruneSummary:
+    def _bulk_purge(
+        self, params: dict[str, Any], progress: Callable[[int], None] | None
+    ) -> PruneSummary:
+        """Keep the survivors aside, empty both tables (SQLite's truncate), refill them."""
+        doomed = f"({_PRUNE_SHORT}) OR ({_PRUNE_STATEFUL}) OR ({_PRUNE_FINAL})"
+        # Foreign-key enforcement can change only outside a transaction. The events of
+        # every kept order are kept and all others go with their orders: none dangles.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.write():
+                summary = self._prune_counts(params)
+                self._execute(
+                    "CREATE TEMP TABLE prune_keep_orders AS SELECT * FROM orders"
+                    f" WHERE NOT ({doomed})",
+                    params,
+                )
+                self._execute(
+                    "CREATE TEMP TABLE prune_keep_events AS SELECT * FROM order_events"
+                    " WHERE order_id IN (SELECT order_id FROM temp.prune_keep_orders)"
+                )
+                self._execute("DELETE FROM order_events")
+                self._execute("DELETE FROM orders")
+                self._execute("INSERT INTO orders SELECT * FROM temp.prune_keep_orders")
+                self._execute("INSERT INTO order_events SELECT * FROM temp.prune_keep_events")
+                self._execute("DROP TABLE temp.prune_keep_orders")
+                self._execute("DROP TABLE temp.prune_keep_events")
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        if progress:
+            progress(summary.deleted)
+        return PruneSummary(
+            summary.expired_short_term, summary.expired_stateful, summary.final_state,
+            summary.kept, dry_run=False,
+        )  # fmt: skip
+
+    def _prune_counts(self, params: dict[str, Any]) -> PruneSummary:
         """What prune would delete, each row counted once, in the order prune deletes."""
-        short = "(good_til_block IS NOT NULL AND good_til_block < :height)"
-        stateful = "(good_til_block_time IS NOT NULL AND good_til_block_time < :time)"
-        statuses = ", ".join(f"'{s}'" for s in sorted(FINAL_STATUSES))
-        final = f"(status IN ({statuses}) AND updated_at < :cutoff)"
         row = self._query(
-            f"SELECT coalesce(sum({short}), 0) AS short,"
-            f" coalesce(sum({stateful} AND NOT {short}), 0) AS stateful,"
-            f" coalesce(sum({final} AND NOT {short} AND NOT {stateful}), 0) AS final,"
+            f"SELECT coalesce(sum({_PRUNE_SHORT}), 0) AS short,"
+            f" coalesce(sum(({_PRUNE_STATEFUL}) AND NOT ({_PRUNE_SHORT})), 0) AS stateful,"
+            f" coalesce(sum(({_PRUNE_FINAL}) AND NOT ({_PRUNE_SHORT})"
+            f" AND NOT ({_PRUNE_STATEFUL})), 0) AS final,"
             " count(*) AS total FROM orders",
-            {
-                "height": (height - PRUNE_MARGIN_BLOCKS) if height is not None else -(2**62),
-                "time": now_unix - PRUNE_MARGIN_SECONDS,
-                "cutoff": cutoff,
-            },
+            params,
         )[0]
         doomed = row["short"] + row["stateful"] + row["final"]
         return PruneSummary(

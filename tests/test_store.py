@@ -280,3 +280,36 @@ def test_unwritable_directory_is_a_store_error(tmp_path: Path) -> None:
         target = locked / "sub" / "orders.db"
     with pytest.raises(StoreError, match="Cannot create the store"):
         Store.open(target)
+
+
+def test_bulk_purge_keeps_exactly_the_live_rows(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dydxctl.store as store_module
+
+    monkeypatch.setattr(store_module, "BULK_PRUNE_MIN_ROWS", 3)
+    height, now = 1000, int(time.time())
+    live = [order_row(good_til_block=height + 5), order_row(order_flags=64)]
+    dead = [order_row(good_til_block=height - 100 - i) for i in range(6)]
+    for row in live + dead:
+        store.insert_order(row)
+    store.transition(live[0]["order_id"], "OPEN", detail="kept with its events")
+    progressed: list[int] = []
+    summary = store.prune(height=height, now_unix=now, keep_seconds=86400,
+                          progress=progressed.append)  # fmt: skip
+    assert (summary.expired_short_term, summary.kept, summary.dry_run) == (6, 2, False)
+    assert progressed == [6]
+    assert {r["order_id"] for r in store.list_orders()} == {r["order_id"] for r in live}
+    assert [e["to_status"] for e in store.events(live[0]["order_id"])] == ["PENDING", "OPEN"]
+    assert store.conn.execute("SELECT count(*) FROM order_events").fetchone()[0] == 3
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    # Later inserts and cascades still work on the refilled tables.
+    store.insert_order(order_row())
+    assert store.count() == 3
+
+
+def test_prune_final_condition_names_every_final_status() -> None:
+    from dydxctl.store import _PRUNE_FINAL, FINAL_STATUSES
+
+    assert all(f"'{status}'" in _PRUNE_FINAL for status in FINAL_STATUSES)

@@ -1,0 +1,1 @@
+"""Benchmarks: figures, not pass/fail. Run `python -m benchmarks` (see README.md here)."""
