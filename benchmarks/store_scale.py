@@ -49,13 +49,15 @@ from dydxctl.store import Store
 path, n, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 out = {}
 with Store.open(path) as s:
-    ids = [r[0] for r in s.conn.execute("SELECT order_id FROM orders WHERE rowid % 9973 = 0")]
+    step = max(1, n // 200)
+    ids = [r[0] for r in s.conn.execute("SELECT order_id FROM orders WHERE rowid % ? = 0", (step,))]
     times = []
     for oid in ids[:200]:
         t = time.perf_counter(); s.get(oid); times.append((time.perf_counter() - t) * 1000)
     out["lookup_ms_median"] = statistics.median(times)
     out["lookup_ms_max"] = max(times)
-    t = time.perf_counter(); s.resolve(str(n // 2)); out["lookup_by_client_id_ms"] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter(); s.resolve(str(n // 2))
+    out["lookup_by_client_id_ms"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter(); rows = s.list_orders(status="OPEN", limit=50)
     out["orders_status_open_limit_50_ms"] = (time.perf_counter() - t) * 1000
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -7,19 +7,40 @@ them, so `dydxctl --help` stays fast.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import typer.core
 
-from dydxctl import __version__, render
-from dydxctl.config import environ, resolve
+from dydxctl import __version__
 from dydxctl.errors import BadInput, DydxctlError, InternalError
-from dydxctl.runtime import Runtime
+
+if TYPE_CHECKING:
+    from dydxctl.runtime import Runtime
+
+
+def _lazy_module(name: str) -> ModuleType:
+    """Import `name` on first attribute access (importlib.util.LazyLoader): rich tables,
+    panels and the settings machinery cost tens of ms that `--help` never needs."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+render = _lazy_module("dydxctl.render")
 
 
 class GlobalFlagsAnywhere(typer.core.TyperGroup):
@@ -50,9 +71,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _wants_json(ctx: typer.Context | None) -> bool:
-    runtime = getattr(ctx, "obj", None) if ctx else None
-    if isinstance(runtime, Runtime):
-        return runtime.settings.json
+    settings = getattr(getattr(ctx, "obj", None), "settings", None) if ctx else None
+    if settings is not None:
+        return bool(settings.json)
     return "--json" in sys.argv or os.environ.get("DYDXCTL_JSON", "") in ("1", "true")
 
 
@@ -71,7 +92,7 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
         runtime = getattr(ctx, "obj", None)
-        debug = isinstance(runtime, Runtime) and runtime.settings.debug
+        debug = bool(getattr(getattr(runtime, "settings", None), "debug", False))
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
@@ -160,6 +181,9 @@ def main_options(
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
         "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
     }  # fmt: skip
+    from dydxctl.config import environ, resolve
+    from dydxctl.runtime import Runtime
+
     try:
         settings = resolve(flags, environ())
     except DydxctlError as exc:

@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING, Any
 
 from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFound, StoreError
 
@@ -87,7 +84,13 @@ _PRUNE_FINAL = "status IN ('CANCELED', 'EXPIRED', 'FILLED', 'REJECTED') AND upda
 # survivors instead of deleting row by row.
 BULK_PRUNE_MIN_ROWS = 20_000
 
-MIGRATIONS = Migrations("dydxctl")
+MIGRATION_SET = "dydxctl"
+# Every migration of the set, in order (the functions are registered in migrations()).
+MIGRATION_NAMES = ("m001_initial",)
+
+if TYPE_CHECKING:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
 
 
 def schema_sql() -> str:
@@ -105,11 +108,22 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-@MIGRATIONS()
 def m001_initial(db: sqlite_utils.Database) -> None:
     """Create every table and index of schema.sql (each statement is idempotent)."""
     for statement in _statements(schema_sql()):
         db.execute(statement)
+
+
+def migrations() -> Migrations:
+    """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
+    and an up-to-date store (nearly every open) is checked with one plain query instead."""
+    from sqlite_utils.migrations import Migrations
+
+    steps = Migrations(MIGRATION_SET)
+    for fn in (m001_initial,):
+        steps(name=fn.__name__)(fn)
+    assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
+    return steps
 
 
 def now_iso(now: datetime | None = None) -> str:
@@ -149,7 +163,18 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils view of the connection (migrations use it)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(
+                self.conn, execute_plugins=False, recursive_triggers=False
+            )
+        return self._db
 
     # --- opening ---
     @classmethod
@@ -193,22 +218,34 @@ class Store:
             if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
-            if MIGRATIONS.pending(self.db):
+            if set(MIGRATION_NAMES) - set(self._applied_migrations()):
                 with self.write():
                     self._check_not_newer()
-                    MIGRATIONS.apply(self.db)
+                    migrations().apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise _store_error(exc, self.path) from exc
 
     def _check_not_newer(self) -> None:
-        known = {m.name for m in MIGRATIONS._migrations}
-        unknown = [m.name for m in MIGRATIONS.applied(self.db) if m.name not in known]
+        unknown = [name for name in self._applied_migrations() if name not in MIGRATION_NAMES]
         if unknown:
             raise StoreError(
                 f"The store {self.path} was written by a newer dydxctl "
                 f"(migrations {', '.join(unknown)}); this version will not change it.",
                 "Upgrade dydxctl, or pass another --db.",
             )
+
+    def _applied_migrations(self) -> list[str]:
+        """Names recorded in sqlite-utils' _sqlite_migrations table for our set."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+        ).fetchone()
+        if not exists:
+            return []
+        rows = self.conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
+            (MIGRATION_SET,),
+        )
+        return [name for (name,) in rows]
 
     def close(self) -> None:
         self.conn.close()

@@ -13,7 +13,7 @@ import pytest
 
 from dydxctl.errors import DuplicateOrder, InternalError, OrderNotFound, StoreError
 from dydxctl.store import (
-    MIGRATIONS,
+    MIGRATION_NAMES,
     SQL_GET_BY_ID,
     SQL_LIST_BY_STATUS,
     SQL_PRUNE_FINAL,
@@ -113,9 +113,11 @@ def test_list_filters(store: Store) -> None:
 def test_migrations_twice_are_a_no_op(db_path: Path) -> None:
     Store.open(db_path).close()
     with Store.open(db_path) as again:
-        applied = MIGRATIONS.applied(again.db)
-        assert [m.name for m in applied] == ["m001_initial"]
-        assert MIGRATIONS.pending(again.db) == []
+        from dydxctl.store import migrations
+
+        applied = migrations().applied(again.db)
+        assert [m.name for m in applied] == list(MIGRATION_NAMES) == ["m001_initial"]
+        assert migrations().pending(again.db) == []
 
 
 def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
