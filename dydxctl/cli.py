@@ -131,42 +131,40 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     network: Annotated[
-        str | None, typer.Option(help="mainnet, testnet or local. [env: DYDXCTL_NETWORK]")
+        str | None, typer.Option(help="mainnet, testnet or local. (env DYDXCTL_NETWORK)")
     ] = None,
     grpc: Annotated[
-        str | None, typer.Option(help="Full-node gRPC HOST:PORT. [env: DYDXCTL_GRPC]")
+        str | None, typer.Option(help="Full-node gRPC HOST:PORT. (env DYDXCTL_GRPC)")
     ] = None,
     indexer: Annotated[
-        str | None, typer.Option(help="Indexer origin URL. [env: DYDXCTL_INDEXER]")
+        str | None, typer.Option(help="Indexer origin URL. (env DYDXCTL_INDEXER)")
     ] = None,
-    chain_id: Annotated[str | None, typer.Option(help="Chain id. [env: DYDXCTL_CHAIN_ID]")] = None,
+    chain_id: Annotated[str | None, typer.Option(help="Chain id. (env DYDXCTL_CHAIN_ID)")] = None,
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="Plaintext gRPC to a non-loopback host. [env: DYDXCTL_INSECURE]"
+            "--insecure", help="Plaintext gRPC to a non-loopback host. (env DYDXCTL_INSECURE)"
         ),
     ] = False,
-    db: Annotated[
-        Path | None, typer.Option(help="SQLite metadata store. [env: DYDXCTL_DB]")
-    ] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML config file. [env: DYDXCTL_CONFIG]")
+        Path | None, typer.Option(help="TOML config file. (env DYDXCTL_CONFIG)")
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Seconds each node/Indexer call may take. [env: DYDXCTL_TIMEOUT]"),
+        typer.Option(help="Seconds each node/Indexer call may take. (env DYDXCTL_TIMEOUT)"),
     ] = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout. [env: DYDXCTL_JSON]")
+        bool, typer.Option("--json", help="One JSON document on stdout. (env DYDXCTL_JSON)")
     ] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log progress.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Debug logs and tracebacks.")] = False,
     log_file: Annotated[
-        Path | None, typer.Option(help="Append logs here. [env: DYDXCTL_LOG_FILE]")
+        Path | None, typer.Option(help="Append logs here. (env DYDXCTL_LOG_FILE)")
     ] = None,
     mnemonic_file: Annotated[
         Path | None,
-        typer.Option(help="File holding the mnemonic (mode 0600). [env: DYDXCTL_MNEMONIC_FILE]"),
+        typer.Option(help="File holding the mnemonic (mode 0600). (env DYDXCTL_MNEMONIC_FILE)"),
     ] = None,
     version: Annotated[
         bool,
