@@ -286,7 +286,7 @@ CASES = [
     Case("unknown network", ["orders"], 2, "Unknown network", setup=_global("--network", "moon")),
     Case("invalid config file", ["orders"], 2, "not valid TOML", setup=_config("network = [")),
     Case("unknown config key", ["orders"], 2, "unknown keys", setup=_config("netwrok = 'x'")),
-    Case("negative --limit", ["orders", "--limit", "-1"], 2, "greater than or equal to 1"),
+    Case("negative --limit", ["orders", "--limit", "-1"], 2, "Invalid value for '--limit'"),
     Case("zero timeout", ["orders"], 2, "not a number of seconds", setup=_global("--timeout", "0")),
     Case("unknown status filter", ["orders", "--status", "DONE"], 2, "Unknown status"),
     Case("unknown option", ["place", "--mnemonic", "secret words"], 2, "No such option"),
