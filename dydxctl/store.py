@@ -19,8 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dydxctl import logs
 from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFound, StoreError
 
+log = logs.get("store")
 BUSY_TIMEOUT_MS = 10_000
 PRUNE_BATCH_SIZE = 5_000
 # Rows are pruned only once their good-til has passed by this much, so that a node a few
@@ -324,6 +326,10 @@ class Store:
                     order_id=record["order_id"],
                 ) from exc
             self._event(record["order_id"], None, record["status"], record["place_tx_hash"], detail)
+        log.info(
+            "store order=%s inserted %s client_id=%s tx=%s", record["order_id"], record["status"],
+            record["client_id"], record["place_tx_hash"] or "-",
+        )  # fmt: skip
         return record
 
     def transition(
@@ -350,6 +356,10 @@ class Store:
             self._update(order_id, {**fields, "status": to_status})
             self._event(order_id, from_status, to_status, tx_hash, detail)
             current.update(fields, status=to_status)
+        log.info(
+            "store order=%s %s -> %s tx=%s %s", order_id, from_status, to_status, tx_hash or "-",
+            detail,
+        )  # fmt: skip
         return current
 
     def update_fields(self, order_id: str, **fields: Any) -> None:

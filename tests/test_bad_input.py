@@ -80,6 +80,21 @@ def _store_replaced(content: bytes | None = None, newer: bool = False) -> Callab
     return setup
 
 
+def _immutable_store(cli: ChainCli, tmp: Path) -> dict[str, Any]:
+    """Make the store file read-only even for root (ext4's immutable attribute)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not available to make a read-only store")
+    with Store.open(cli.db_path) as store:  # fold the WAL into the file first
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    done = subprocess.run(["chattr", "+i", str(cli.db_path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make the store immutable here: {done.stderr.decode().strip()}")
+    return {"cleanup": lambda: subprocess.run(["chattr", "-i", str(cli.db_path)], check=True)}
+
+
 def _config(text: str) -> Callable[[ChainCli, Path], dict[str, Any]]:
     def setup(cli: ChainCli, tmp: Path) -> dict[str, Any]:
         path = tmp / "bad.toml"
@@ -284,6 +299,14 @@ CASES = [
         records_rejection=True,
     ),
     Case("unknown network", ["orders"], 2, "Unknown network", setup=_global("--network", "moon")),
+    Case(
+        "read-only store",
+        ["place", *BTC, *OK_SIZE, *OK_PRICE],
+        8,
+        "read-only",
+        setup=_immutable_store,
+        store_file_untouched=True,
+    ),
     Case("invalid config file", ["orders"], 2, "not valid TOML", setup=_config("network = [")),
     Case("unknown config key", ["orders"], 2, "unknown keys", setup=_config("netwrok = 'x'")),
     Case("negative --limit", ["orders", "--limit", "-1"], 2, "Invalid value for '--limit'"),
@@ -313,9 +336,13 @@ def _seed(cli: ChainCli) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input(chain_cli: ChainCli, tmp_path: Path, case: Case) -> None:
+def test_bad_input(
+    chain_cli: ChainCli, tmp_path: Path, case: Case, request: pytest.FixtureRequest
+) -> None:
     _seed(chain_cli)
     extra = case.setup(chain_cli, tmp_path) if case.setup else {}
+    if "cleanup" in extra:
+        request.addfinalizer(extra["cleanup"])
     before_bytes = chain_cli.db_path.read_bytes() if case.store_file_untouched else None
     before = None if case.store_file_untouched else _content_digest(chain_cli.db_path)
     env = {**case.env, **extra.get("env", {})}

@@ -280,3 +280,19 @@ def test_demo_runs(cli) -> None:
     steps = json.loads(result.stdout)
     assert [c["outcome"] for c in steps["cancels"]] == ["CANCEL_PENDING", "CANCEL_PENDING"]
     assert steps["prune"]["expired_short_term"] == 1
+
+
+def test_sync_import_records_orders_placed_elsewhere(chain_cli: ChainCli, tmp_path) -> None:
+    elsewhere = ChainCli(tmp_path / "other.db", chain_cli.emu)
+    short = elsewhere.place(*LIMIT, "--good-til-blocks", "10")
+    long = elsewhere.place(*LIMIT)
+    outcome = chain_cli.json("sync", "--import")
+    assert {i["order_id"] for i in outcome["imported"]} == {short["order_id"], long["order_id"]}
+    row = _row(chain_cli, long["order_id"])
+    assert row["source"] == "indexer" and row["status"] == "OPEN"
+    assert row["good_til_block_time"] == long["good_til_block_time"]
+    assert _row(chain_cli, short["order_id"])["good_til_block"] == short["good_til_block"]
+    # The imported metadata is enough to cancel, with no further Indexer lookup.
+    result = chain_cli.json("cancel", long["order_id"])
+    assert result["metadata_source"] == "store" and result["outcome"] == "CANCEL_PENDING"
+    assert chain_cli.json("sync", "--import")["imported"] == []  # nothing twice
