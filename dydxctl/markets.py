@@ -8,6 +8,7 @@ stepBaseQuantums; subticks = price · 10^(atomicResolution − quantumConversion
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
@@ -109,37 +110,17 @@ class Market:
     # --- conversions ----------------------------------------------------------------------
     def quantums(self, size: Decimal) -> int:
         """Size in base units → quantums; refuses values off the step grid, naming neighbours."""
-        _require_positive(size, "size")
-        exact = size * self._size_scale
-        steps = exact / self.step_base_quantums
-        if steps != steps.to_integral_value():
-            low = int(steps.to_integral_value(ROUND_FLOOR)) * self.step_base_quantums
-            high = int(steps.to_integral_value(ROUND_CEILING)) * self.step_base_quantums
-            options = [self.size_from_quantums(q) for q in (low, high) if q > 0]
-            raise BadInput(
-                f"Size {size} is not a multiple of {self.ticker}'s step size {self.step_size}.",
-                f"Nearest valid sizes: {' or '.join(str(o) for o in options)}.",
-            )
-        quantums = int(exact)
-        _require_fits(quantums, "size", self.size_from_quantums(STORABLE_MAX))
-        return quantums
+        return _to_grid(
+            size, "size", self._size_scale, self.step_base_quantums, self.size_from_quantums,
+            f"{self.ticker}'s step size {self.step_size}",
+        )  # fmt: skip
 
     def subticks(self, price: Decimal) -> int:
         """Price in quote units → subticks; refuses values off the tick grid."""
-        _require_positive(price, "price")
-        exact = price * self._price_scale
-        ticks = exact / self.subticks_per_tick
-        if ticks != ticks.to_integral_value():
-            low = int(ticks.to_integral_value(ROUND_FLOOR)) * self.subticks_per_tick
-            high = int(ticks.to_integral_value(ROUND_CEILING)) * self.subticks_per_tick
-            options = [self.price_from_subticks(s) for s in (low, high) if s > 0]
-            raise BadInput(
-                f"Price {price} is not a multiple of {self.ticker}'s tick size {self.tick_size}.",
-                f"Nearest valid prices: {' or '.join(str(o) for o in options)}.",
-            )
-        subticks = int(exact)
-        _require_fits(subticks, "price", self.price_from_subticks(STORABLE_MAX))
-        return subticks
+        return _to_grid(
+            price, "price", self._price_scale, self.subticks_per_tick, self.price_from_subticks,
+            f"{self.ticker}'s tick size {self.tick_size}",
+        )  # fmt: skip
 
     def round_price(self, price: Decimal, *, up: bool) -> Decimal:
         """The nearest tick at or beyond `price` in the given direction (protective prices)."""
@@ -147,6 +128,28 @@ class Market:
             ROUND_CEILING if up else ROUND_FLOOR
         )
         return self.price_from_subticks(max(int(ticks), 1) * self.subticks_per_tick)
+
+
+def _to_grid(
+    value: Decimal, name: str, scale: Decimal, unit: int, back: Callable[[int], Decimal],
+    grid_name: str,
+) -> int:  # fmt: skip
+    """value · scale as an integer multiple of `unit`, or BadInput naming the neighbours."""
+    _require_positive(value, name)
+    exact = value * scale
+    units = exact / unit
+    if units != units.to_integral_value():
+        low = int(units.to_integral_value(ROUND_FLOOR)) * unit
+        high = int(units.to_integral_value(ROUND_CEILING)) * unit
+        options = [str(back(v)) for v in (low, high) if v > 0]
+        raise BadInput(
+            f"{name.capitalize()} {value} is not a multiple of {grid_name}.",
+            f"Nearest valid {name}s: {' or '.join(options)}.",
+        )
+    result = int(exact)
+    if result > STORABLE_MAX:
+        raise BadInput(f"The {name} is too large (at most {back(STORABLE_MAX)}).", "")
+    return result
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -158,11 +161,6 @@ def _plain(value: Decimal) -> Decimal:
 def _require_positive(value: Decimal, name: str) -> None:
     if not value.is_finite() or value <= 0:
         raise BadInput(f"The {name} must be a positive number, not {value}.", "")
-
-
-def _require_fits(value: int, name: str, largest: Decimal) -> None:
-    if value > STORABLE_MAX:
-        raise BadInput(f"The {name} is too large (at most {largest}).", "")
 
 
 def parse_decimal(text: str, name: str) -> Decimal:
