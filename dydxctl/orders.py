@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from dydxctl import chain
-from dydxctl.durations import good_til_to_unix, parse_duration
+from dydxctl.durations import good_til_to_unix
 from dydxctl.errors import BadInput
 from dydxctl.markets import Market
 
@@ -94,11 +94,6 @@ class OrderPlan:
     good_til_block_time: int | None
     trigger_subticks: int
     trigger_price: Decimal | None
-
-
-def needs_latest_block(request: OrderRequest) -> bool:
-    """Short-term orders need the chain height for their good_til_block."""
-    return kind_flags(request) == chain.ORDER_FLAGS_SHORT_TERM
 
 
 def kind_flags(request: OrderRequest) -> int:
@@ -249,12 +244,6 @@ def check_good_til_block_time(good_til_block_time: int, block_time_unix: int) ->
             "The good-til time is more than 95 days away (StatefulOrderTimeWindow; clob 3004).",
             "Use at most 95d.",
         )
-
-
-def validate_duration_text(text: str) -> None:
-    """Fail early on a malformed --good-til duration (ISO times are checked when used)."""
-    if text and text.strip()[:1].isdigit() and "-" not in text and ":" not in text:
-        parse_duration(text)
 
 
 # --- protobuf ---------------------------------------------------------------------------------

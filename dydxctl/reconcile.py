@@ -102,7 +102,7 @@ def _decide(
         return None, ""
     if expired:
         return "EXPIRED", "good-til passed; the Indexer does not know the order"
-    stateful = row["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM
+    stateful = chain.is_stateful(row["order_flags"])
     if stateful and row["place_tx_hash"] and row["status"] in ("PENDING", "UNKNOWN"):
         # Stateful placements are in blocks: GetTx tells whether the tx landed.
         found = rt.node().get_tx(row["place_tx_hash"])

@@ -113,9 +113,6 @@ class ChainState:
                 self.accounts[address] = found
             return found
 
-    def market_by_ticker(self, ticker: str) -> Market | None:
-        return next((m for m in self.markets.values() if m.ticker == ticker), None)
-
     # --- the block clock ---
     def advance(self, blocks: int = 1) -> int:
         """Commit `blocks` blocks: apply pending cancels, expire orders, forget old cancels."""
