@@ -640,7 +640,10 @@ def _settle(
     fields: dict[str, Any] = {}
     if status == "CANCEL_PENDING" and tx_hash:
         fields["cancel_tx_hash"] = tx_hash
-    return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
+    try:
+        return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
+    except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
+        return row
 
 
 def _mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
