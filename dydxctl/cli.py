@@ -56,6 +56,24 @@ class GlobalFlagsAnywhere(typer.core.TyperGroup):
             args = sorted(set(moved)) + rest
         return super().parse_args(ctx, args)
 
+    def main(self, args: Any = None, *pos: Any, standalone_mode: bool = True, **kw: Any) -> Any:
+        """With --json, usage errors (unknown option, bad value) are JSON documents too."""
+        argv = list(sys.argv[1:] if args is None else args)
+        json_env = os.environ.get("DYDXCTL_JSON", "").lower() in ("1", "true", "yes", "on")
+        if not standalone_mode or not ("--json" in argv or json_env):
+            return super().main(args, *pos, standalone_mode=standalone_mode, **kw)
+        from typer._click.exceptions import ClickException  # typer 0.26–0.28 vendor click
+
+        try:
+            code = super().main(args, *pos, standalone_mode=False, **kw)
+        except ClickException as exc:
+            error = BadInput(exc.format_message(), "Run the command with --help for its usage.")
+            render.error(error, as_json=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     cls=GlobalFlagsAnywhere,
