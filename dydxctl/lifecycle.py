@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 log = logs.get("lifecycle")
 MARKET_CACHE_TTL_S = 3600.0
+LOCAL_CLOCK_ALLOWANCE_S = 60
 CLIENT_ID_TRIES = 64
 # The Indexer's order statuses (indexer/packages/postgres/src/types/order-types.ts) → ours.
 INDEXER_STATUS = {
@@ -424,7 +425,9 @@ def cancel(
     else:
         # PerformOrderCancellationStatefulValidation: cancel GTBT ≥ the order's, so use it.
         gtbt = row["good_til_block_time"]
-        if gtbt <= int(time.time()):
+        # Only the chain's block time is authoritative: refuse locally only when the local
+        # clock says the order expired well ago; nearer than that, the chain answers 3003.
+        if gtbt <= int(time.time()) - LOCAL_CLOCK_ALLOWANCE_S:
             _mark_expired(store, row, "good_til_block_time has passed")
             raise OrderExpired(
                 f"Order {order_uuid} expired at {_fmt_time(gtbt)} (its good-til time). "

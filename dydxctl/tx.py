@@ -6,6 +6,7 @@ The hash is known before the broadcast, so the store can keep it with the PENDIN
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -85,9 +86,18 @@ def batch_cancel_msg(
     return pack(msg, chain.MSG_BATCH_CANCEL_URL)
 
 
+_nonce_lock = threading.Lock()
+_last_nonce = 0
+
+
 def timestamp_nonce(now_ms: int | None = None) -> int:
-    """A sequence that is a unix-ms timestamp nonce (x/accountplus/keeper/timestampnonce.go)."""
+    """A unix-ms timestamp nonce (x/accountplus/keeper/timestampnonce.go), never the same
+    twice in this process: the chain refuses a reused nonce (sdk 32)."""
+    global _last_nonce
     value = now_ms if now_ms is not None else int(time.time() * 1000)
+    with _nonce_lock:
+        value = max(value, _last_nonce + 1)
+        _last_nonce = value
     assert value >= chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF
     return value
 

@@ -296,3 +296,25 @@ def test_sync_import_records_orders_placed_elsewhere(chain_cli: ChainCli, tmp_pa
     result = chain_cli.json("cancel", long["order_id"])
     assert result["metadata_source"] == "store" and result["outcome"] == "CANCEL_PENDING"
     assert chain_cli.json("sync", "--import")["imported"] == []  # nothing twice
+
+
+def test_stateful_expiry_is_decided_by_the_chain_near_the_edge(chain_cli: ChainCli) -> None:
+    import time as clock
+
+    order = chain_cli.place(*LIMIT, "--good-til", "2s")
+    clock.sleep(2.2)
+    chain_cli.emu.advance(1)  # the block time passes the order's GTBT: the chain expires it
+    err = chain_cli.json("cancel", order["order_id"], expect_exit=5)
+    assert "3003" in err["error"]["message"]
+    assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
+
+
+def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> None:
+    from tests.conftest import order_row
+
+    row = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
+                    chain_id="localdydxprotocol", status="OPEN")  # fmt: skip
+    with Store.open(chain_cli.db_path) as store:
+        store.insert_order(row)
+    err = chain_cli.json("cancel", row["order_id"], expect_exit=5)
+    assert err["error"]["kind"] == "expired" and chain_cli.broadcasts() == 0

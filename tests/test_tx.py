@@ -74,3 +74,8 @@ def test_timestamp_nonce_is_above_the_cutoff() -> None:
 def test_decode_refuses_garbage(garbage: bytes) -> None:
     with pytest.raises(TxDecodeError):
         decode_tx(garbage)
+
+
+def test_timestamp_nonces_never_repeat_in_a_process() -> None:
+    nonces = [timestamp_nonce(1_800_000_000_000) for _ in range(5)]
+    assert len(set(nonces)) == 5 and nonces == sorted(nonces)
