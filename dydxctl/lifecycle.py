@@ -244,7 +244,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
             last_error=exc.message,
         )  # fmt: skip
-        log.warning("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
+        log.info("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
         raise Unreachable(
             f"{exc.message} The order {row['order_id']} may or may not have been placed; "
             "it is recorded as UNKNOWN.",
@@ -259,7 +259,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             row["order_id"], "REJECTED", tx_hash=result.tx_hash,
             detail=f"{result.codespace} {result.code}: {result.log}", last_error=rejection.message,
         )  # fmt: skip
-        log.warning(
+        log.info(
             "place %s rejected %s %s in %.1f ms", row["order_id"], result.codespace, result.code,
             _ms(started),
         )  # fmt: skip
