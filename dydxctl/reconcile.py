@@ -43,8 +43,9 @@ def sync(rt: Runtime, *, import_orders: bool = False, subaccount: int = 0) -> di
     height = rt.node().latest_block().height if rows else None
     now = int(time.time())
     changes: list[dict[str, Any]] = []
+    lookup = _IndexerLookup(rt)
     for row in rows:
-        new_status, detail = _decide(rt, row, height, now)
+        new_status, detail = _decide(rt, row, lookup.order(row), height, now)
         if new_status and new_status != row["status"]:
             stored = lifecycle._settle(store, row, new_status, None, f"sync: {detail}")
             if stored["status"] != row["status"]:
@@ -77,10 +78,34 @@ def _change(row: dict[str, Any], to_status: str, detail: str) -> dict[str, Any]:
     }
 
 
+class _IndexerLookup:
+    """The Indexer's view of stored orders: one /v4/orders listing per subaccount (up to
+    INDEXER_PAGE orders) instead of one request per order; /v4/orders/{id} only for
+    orders a full listing may have cut off."""
+
+    INDEXER_PAGE = 1000  # the Indexer's maximum `limit`
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.listings: dict[tuple[str, int], tuple[dict[str, dict[str, Any]], bool]] = {}
+
+    def order(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        key = (row["address"], row["subaccount_number"])
+        if key not in self.listings:
+            listed = self.rt.indexer().orders(*key, limit=self.INDEXER_PAGE)
+            self.listings[key] = (
+                {str(o.get("id")): o for o in listed},
+                len(listed) >= self.INDEXER_PAGE,
+            )
+        by_id, truncated = self.listings[key]
+        if row["order_id"] in by_id:
+            return by_id[row["order_id"]]
+        return self.rt.indexer().order(row["order_id"]) if truncated else None
+
+
 def _decide(
-    rt: Runtime, row: dict[str, Any], height: int | None, now: int
+    rt: Runtime, row: dict[str, Any], data: dict[str, Any] | None, height: int | None, now: int
 ) -> tuple[str | None, str]:
-    data = rt.indexer().order(row["order_id"])
     expired = _expired(row, height, now)
     if data is not None:
         indexer_status = str(data.get("status"))

@@ -318,3 +318,14 @@ def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> 
         store.insert_order(row)
     err = chain_cli.json("cancel", row["order_id"], expect_exit=5)
     assert err["error"]["kind"] == "expired" and chain_cli.broadcasts() == 0
+
+
+def test_sync_asks_the_indexer_once_per_subaccount(chain_cli: ChainCli) -> None:
+    orders = [chain_cli.place(*LIMIT, "--good-til-blocks", "10") for _ in range(5)]
+    for order in orders[:2]:
+        chain_cli.emu.fill(order["order_id"])
+    chain_cli.emu.reset_calls()
+    outcome = chain_cli.json("sync")
+    assert sorted(c["status"] for c in outcome["changed"]) == ["FILLED", "FILLED"]
+    names = [c["name"] for c in chain_cli.emu.call_log()]
+    assert names.count("/v4/orders") == 1 and "/v4/orders/{id}" not in names
