@@ -70,3 +70,41 @@ def test_mnemonic_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
             _assert_clean(path.read_bytes().decode("latin-1"), name)
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "orders.db").stat().st_mode) == 0o600
+
+
+def test_hidden_prompt_on_a_terminal(tmp_path: Path) -> None:
+    """On a TTY with no other source, the mnemonic is read at a prompt that does not echo."""
+    import pty
+    import select
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
+    env.update({"DYDXCTL_DB": str(tmp_path / "orders.db"), "XDG_CONFIG_HOME": str(tmp_path)})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: dydxctl with the pty as its controlling terminal
+        os.execve(sys.executable, [sys.executable, "-m", "dydxctl", "address"], env)
+
+    def read_until(marker: bytes, timeout: float = 20) -> bytes:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        return seen
+
+    prompt = read_until(b"Mnemonic (hidden):")
+    assert b"Mnemonic (hidden):" in prompt
+    os.write(fd, TEST_MNEMONIC.encode() + b"\n")
+    rest = read_until(b"dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art" in rest
+    _assert_clean((prompt + rest).decode("utf-8", "replace"), "the terminal")
