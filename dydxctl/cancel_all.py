@@ -98,7 +98,7 @@ def _batch_cancel(
     results = []
     for row in rows:
         if chain.short_term_cancel_good_til_block(row["good_til_block"], latest.height) is None:
-            lifecycle._mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
+            lifecycle.mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
             results.append(_result_row(row, "EXPIRED", None, "already past its good_til_block"))
         else:
             live.append(row)
@@ -114,7 +114,7 @@ def _batch_cancel(
         by_pair: dict[int, list[int]] = {}
         for r in chunk:
             by_pair.setdefault(r["clob_pair_id"], []).append(r["client_id"])
-        signed = lifecycle._sign(
+        signed = lifecycle.sign(
             rt, [batch_cancel_msg(subaccount_id, by_pair, gtb)], sequence=0, number=number
         )
         if dry_run:
@@ -129,7 +129,7 @@ def _batch_cancel(
         latency = (time.perf_counter() - started) * 1000
         for r in chunk:
             if answer.accepted:
-                lifecycle._settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
+                lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
                 store.update_fields(r["order_id"], cancel_good_til_block=gtb)
                 results.append(_result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
             else:

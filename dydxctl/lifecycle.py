@@ -102,7 +102,7 @@ def _sequence_for(order_flags: int) -> int:
     return timestamp_nonce()
 
 
-def _sign(rt: Runtime, messages: list[Any], *, sequence: int, number: int) -> SignedTx:
+def sign(rt: Runtime, messages: list[Any], *, sequence: int, number: int) -> SignedTx:
     from dydxctl.tx import sign_tx
 
     return sign_tx(
@@ -120,14 +120,14 @@ def _broadcast_stateful(
     """Broadcast a stateful tx with a timestamp nonce; if the chain refuses the nonce
     (sdk 32: clock skew, or a chain without timestamp nonces) nothing was applied, so sign
     once more with the account's sequence."""
-    signed = _sign(rt, messages, sequence=_sequence_for(chain.ORDER_FLAGS_LONG_TERM), number=number)
+    signed = sign(rt, messages, sequence=_sequence_for(chain.ORDER_FLAGS_LONG_TERM), number=number)
     if on_resign:
         on_resign(signed)
     result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
     if (result.codespace, result.code) == (codes.SDK, 32):
         log.info("timestamp nonce refused (%s); retrying with the account sequence", result.log)
         sequence = rt.node().account(rt.wallet().address).sequence
-        signed = _sign(rt, messages, sequence=sequence, number=number)
+        signed = sign(rt, messages, sequence=sequence, number=number)
         if on_resign:
             on_resign(signed)
         result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
@@ -187,7 +187,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
 
     messages = [place_order_msg(order)]
     number = account_number(rt, wallet.address, store=None if dry_run else store)
-    signed = _sign(rt, messages, sequence=_sequence_for(flags), number=number)
+    signed = sign(rt, messages, sequence=_sequence_for(flags), number=number)
     if not dry_run:
         crash_point("place:after_signing")
     row = {
@@ -414,7 +414,7 @@ def cancel(
         latest = rt.node().latest_block()
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], latest.height)
         if gtb is None:
-            _mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
+            mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
             raise OrderExpired(
                 f"Order {order_uuid} expired: block {row['good_til_block']} (its good_til_block) "
                 f"has passed (the chain is at {latest.height}). Nothing was sent.",
@@ -428,7 +428,7 @@ def cancel(
         # Only the chain's block time is authoritative: refuse locally only when the local
         # clock says the order expired well ago; nearer than that, the chain answers 3003.
         if gtbt <= int(time.time()) - LOCAL_CLOCK_ALLOWANCE_S:
-            _mark_expired(store, row, "good_til_block_time has passed")
+            mark_expired(store, row, "good_til_block_time has passed")
             raise OrderExpired(
                 f"Order {order_uuid} expired at {_fmt_time(gtbt)} (its good-til time). "
                 "Nothing was sent.",
@@ -438,7 +438,7 @@ def cancel(
         message = cancel_order_msg(order_id, good_til_block_time=gtbt)
     number = account_number(rt, row["address"], store=store)
     if dry_run:
-        signed = _sign(rt, [message], sequence=_sequence_for(flags), number=number)
+        signed = sign(rt, [message], sequence=_sequence_for(flags), number=number)
         return CancelResult(
             row, "DRY_RUN", "Built and signed; nothing was sent.", tx_hash=signed.tx_hash,
             good_til_block=gtb, good_til_block_time=gtbt, latency_ms=_ms(started), source=source,
@@ -446,7 +446,7 @@ def cancel(
         )  # fmt: skip
     try:
         if flags == chain.ORDER_FLAGS_SHORT_TERM:
-            signed = _sign(rt, [message], sequence=0, number=number)
+            signed = sign(rt, [message], sequence=0, number=number)
             store.update_fields(
                 order_uuid, cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb
             )
@@ -480,7 +480,7 @@ def _cancel_accepted(
     gtbt: int | None, started: float, wait: bool, wait_timeout_s: float,
 ) -> CancelResult:  # fmt: skip
     store = rt.store()
-    stored = _settle(store, row, "CANCEL_PENDING", answer.tx_hash, "cancel accepted by CheckTx")
+    stored = settle(store, row, "CANCEL_PENDING", answer.tx_hash, "cancel accepted by CheckTx")
     latency = _ms(started)
     store.record_cancel_attempt(
         row["order_id"], market=row["market"], success=True, latency_ms=latency,
@@ -508,7 +508,7 @@ def _cancel_rejected(
     pair = (answer.codespace, answer.code)
     rejection = answer.rejection()
     if pair in codes.CANCEL_ALREADY_PENDING_CODES:
-        stored = _settle(store, row, "CANCEL_PENDING", answer.tx_hash, rejection.message)
+        stored = settle(store, row, "CANCEL_PENDING", answer.tx_hash, rejection.message)
         store.record_cancel_attempt(
             row["order_id"], market=row["market"], success=True, latency_ms=_ms(started),
             tx_hash=answer.tx_hash, detail="cancel already pending",
@@ -519,7 +519,7 @@ def _cancel_rejected(
         )  # fmt: skip
     if pair in codes.EXPIRED_CODES:
         _record_attempt(store, row, started, rejection, tx_hash=answer.tx_hash)
-        _mark_expired(store, row, rejection.message)
+        mark_expired(store, row, rejection.message)
         raise OrderExpired(
             f"Order {row['order_id']} has expired (the chain answered {answer.codespace} "
             f"{answer.code}). Nothing to cancel.",
@@ -542,26 +542,26 @@ def _resolve_gone(rt: Runtime, row: dict[str, Any], answer: BroadcastResult) -> 
     said = f"the chain answered {answer.codespace} {answer.code}"
     status = INDEXER_STATUS.get(str(data.get("status"))) if data else None
     if status == "FILLED":
-        _settle(store, row, "FILLED", answer.tx_hash, said)
+        settle(store, row, "FILLED", answer.tx_hash, said)
         return AlreadyFinal(
             f"Order {row['order_id']} was already filled ({said}).", "Nothing to cancel.",
             order_id=row["order_id"], status="FILLED",
         )  # fmt: skip
     gtbt = row.get("good_til_block_time")
     if gtbt and gtbt <= int(time.time()):
-        _mark_expired(store, row, said)
+        mark_expired(store, row, said)
         return OrderExpired(
             f"Order {row['order_id']} has expired ({said}).", "Nothing to cancel.",
             order_id=row["order_id"],
         )  # fmt: skip
     if status == "CANCELED":
-        _settle(store, row, "CANCELED", answer.tx_hash, said)
+        settle(store, row, "CANCELED", answer.tx_hash, said)
         return AlreadyFinal(
             f"Order {row['order_id']} was already cancelled ({said}).", "Nothing to cancel.",
             order_id=row["order_id"], status="CANCELED",
         )  # fmt: skip
     if data is None and row["status"] in ("PENDING", "UNKNOWN"):
-        _settle(store, row, "REJECTED", answer.tx_hash, f"never reached the chain ({said})")
+        settle(store, row, "REJECTED", answer.tx_hash, f"never reached the chain ({said})")
         return OrderNotFound(
             f"Order {row['order_id']} never reached the chain ({said}; the Indexer does not "
             "know it).",
@@ -613,7 +613,7 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
             expired = row["good_til_block_time"] <= int(time.time())
         final = status if status in ("FILLED", "CANCELED") else ("EXPIRED" if expired else None)
         if final:
-            stored = _settle(store, row, final, None, f"settled: Indexer says {status}")
+            stored = settle(store, row, final, None, f"settled: Indexer says {status}")
             message = {
                 "CANCELED": "Cancelled: the order is off the book.",
                 "FILLED": "The order was filled before the cancel took effect.",
@@ -631,7 +631,7 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
 
 
 # --- helpers ---
-def _settle(
+def settle(
     store: Store, row: dict[str, Any], status: str, tx_hash: str | None, detail: str
 ) -> dict[str, Any]:
     """Move a row to `status` when the status machine allows it; otherwise leave it."""
@@ -649,9 +649,9 @@ def _settle(
         return row
 
 
-def _mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
+def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
     if store.get(row["order_id"]) is not None:
-        _settle(store, row, "EXPIRED", None, detail)
+        settle(store, row, "EXPIRED", None, detail)
 
 
 def _record_attempt(

@@ -47,7 +47,7 @@ def sync(rt: Runtime, *, import_orders: bool = False, subaccount: int = 0) -> di
     for row in rows:
         new_status, detail = _decide(rt, row, lookup.order(row), height, now)
         if new_status and new_status != row["status"]:
-            stored = lifecycle._settle(store, row, new_status, None, f"sync: {detail}")
+            stored = lifecycle.settle(store, row, new_status, None, f"sync: {detail}")
             if stored["status"] != row["status"]:
                 changes.append(_change(row, stored["status"], detail))
     imported: list[dict[str, Any]] = []
