@@ -194,7 +194,8 @@ def _place(state: ChainState, order: Any, timeout_height: int) -> None:
             raise Reject(CLOB, 6001, "conditional orders need trigger subticks")
     elif order.condition_type != chain.CONDITION_TYPE_UNSPECIFIED:
         raise Reject(CLOB, 6000, "only conditional orders have a condition type")
-    # keeper: quantums on the step grid, subticks on the tick grid (ErrInvalidPlaceOrder).
+    # keeper/orders.go PerformStatefulOrderValidation (every order kind): subticks a multiple
+    # of SubticksPerTick, quantums of StepBaseQuantums, else ErrInvalidPlaceOrder (clob 12).
     if order.quantums % market.step_base_quantums:
         raise Reject(
             CLOB, 12, f"order quantums {order.quantums} must be a multiple of the ClobPair's "
