@@ -602,9 +602,5 @@ def _seconds(text: str) -> float:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except BadInput as exc:  # raised before a command's own handler could take it
-        render.error(exc, as_json=_wants_json(None))
-        sys.exit(exc.exit_code)
+    """Console-script entry point (errors are handled by `handles_errors` and the callback)."""
+    app()

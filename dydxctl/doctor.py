@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dydxctl.chain import short_block_window_for
-from dydxctl.errors import DydxctlError
+from dydxctl.errors import BadInput, DydxctlError
 
 if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
@@ -34,8 +34,10 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
         _check("store", lambda: f"{s.db}: {rt.store().count()} orders, mode 0600 expected"),
     ]
 
+    info: dict[str, str] = {}
+
     def node() -> str:
-        info = rt.node().node_info()
+        info.update(rt.node().node_info())  # one GetNodeInfo serves this and the next check
         latest = rt.node().latest_block()
         window = short_block_window_for(info["app_version"])
         return (
@@ -44,10 +46,8 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
         )
 
     def chain_id() -> str:
-        reported = rt.node().node_info()["chain_id"]
+        reported = info.get("chain_id") or rt.node().node_info()["chain_id"]
         if reported != s.chain_id:
-            from dydxctl.errors import BadInput
-
             raise BadInput(f"the node is on {reported}, but dydxctl is set to {s.chain_id}")
         return reported
 

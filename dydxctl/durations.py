@@ -41,6 +41,11 @@ def good_til_to_unix(text: str, now_unix: int) -> int:
     return int(parse_time(text).timestamp())
 
 
+def iso_ms(unix_seconds: float) -> str:
+    """Sortable ISO-8601 UTC with milliseconds, as the Indexer writes times (…T12:00:00.000Z)."""
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def format_unix(seconds: int | None) -> str:
     """Unix seconds as an ISO time in UTC, for tables."""
     if not seconds:

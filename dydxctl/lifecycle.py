@@ -11,11 +11,11 @@ import base64
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, codes, logs
+from dydxctl.durations import format_unix, parse_time
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
@@ -369,16 +369,14 @@ def row_from_indexer(rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
         "type": order_type.name if order_type else str(data.get("type", "LIMIT")),
         "time_in_force": str(data.get("timeInForce") or "GTT"),
         "reduce_only": bool(data.get("reduceOnly")),
-        "quantums": int(size / market.size_from_quantums(1)),
-        "subticks": int(price / market.price_from_subticks(1)),
+        "quantums": market.quantums(size),
+        "subticks": market.subticks(price),
         "size": str(size),
         "price": str(price),
         "good_til_block": int(data["goodTilBlock"]) if data.get("goodTilBlock") else None,
-        "good_til_block_time": _iso_to_unix(gtbt_text) if gtbt_text else None,
+        "good_til_block_time": int(parse_time(gtbt_text).timestamp()) if gtbt_text else None,
         "trigger_price": str(trigger) if trigger else None,
-        "trigger_subticks": int(Decimal(str(trigger)) / market.price_from_subticks(1))
-        if trigger
-        else None,
+        "trigger_subticks": market.subticks(Decimal(str(trigger))) if trigger else None,
         "client_metadata": int(data.get("clientMetadata") or 0),
         "status": status,
         "source": "indexer",
@@ -430,7 +428,7 @@ def cancel(
         if gtbt <= int(time.time()) - LOCAL_CLOCK_ALLOWANCE_S:
             mark_expired(store, row, "good_til_block_time has passed")
             raise OrderExpired(
-                f"Order {order_uuid} expired at {_fmt_time(gtbt)} (its good-til time). "
+                f"Order {order_uuid} expired at {format_unix(gtbt)} (its good-til time). "
                 "Nothing was sent.",
                 "`dydxctl prune-expired` will clean it up.",
                 order_id=order_uuid,
@@ -686,16 +684,6 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _iso_to_unix(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-def _fmt_time(unix: int) -> str:
-    from dydxctl.durations import format_unix
-
-    return format_unix(unix)
 
 
 CRASH_POINTS = (

@@ -18,7 +18,6 @@ from dydxctl.errors import BadInput
 # USDC has 6 decimals: quote quantums are micro-USDC (protocol/lib/constants.go
 # QuoteCurrencyAtomicResolution = -6).
 QUOTE_ATOMIC_RESOLUTION_ABS = 6
-UINT64_MAX = 2**64 - 1
 # Quantums and subticks live in SQLite INTEGER columns (signed 64-bit).
 STORABLE_MAX = 2**63 - 1
 # Beyond 10^±40 no market's size or price makes sense, and Decimal arithmetic would overflow.

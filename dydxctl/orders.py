@@ -51,7 +51,7 @@ ORDER_TYPES = {
 # The Indexer's names for order types (indexer/packages/postgres/src/types/order-types.ts).
 ORDER_TYPES_BY_INDEXER_NAME = {t.name: t for t in ORDER_TYPES.values()}
 
-DEFAULT_SHORT_TERM_BLOCKS = 20
+DEFAULT_SHORT_TERM_BLOCKS = chain.SHORT_BLOCK_WINDOW  # the longest valid on every version
 DEFAULT_STATEFUL_GOOD_TIL = "28d"
 # How far a market order's protective price may sit from the reference price.
 MARKET_ORDER_SLIPPAGE = Decimal("0.05")

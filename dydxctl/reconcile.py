@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, lifecycle, logs
-from dydxctl.durations import parse_duration
+from dydxctl.durations import parse_duration, parse_time
 from dydxctl.store import LIVE_STATUSES, PruneSummary
 
 if TYPE_CHECKING:
@@ -23,10 +23,7 @@ STATEFUL_LANDING_WINDOW_S = 120
 
 
 def _age_seconds(row: dict[str, Any]) -> float:
-    from datetime import datetime
-
-    created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
-    return time.time() - created.timestamp()
+    return time.time() - parse_time(row["created_at"]).timestamp()
 
 
 def _expired(row: dict[str, Any], height: int | None, now_unix: int) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import logs
+from dydxctl.durations import iso_ms
 from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFound, StoreError
 
 log = logs.get("store")
@@ -130,7 +131,7 @@ def migrations() -> Migrations:
 
 def now_iso(now: datetime | None = None) -> str:
     """UTC time as sortable ISO-8601 text with milliseconds."""
-    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso_ms((now or datetime.now(UTC)).timestamp())
 
 
 @dataclass(frozen=True)

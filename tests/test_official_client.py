@@ -10,43 +10,28 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.common import OFFICIAL_CLIENT, OFFICIAL_FLOW
+from benchmarks.common import official_python as benchmarks_official_python
 from dydxctl import chain
 from dydxctl.emulator import Emulator
 from tests.conftest import TEST_ADDRESS, TEST_MNEMONIC
 
-OFFICIAL_CLIENT = "dydx-v4-client==1.1.5"
-FLOW = Path(__file__).parent / "compat" / "official_flow.py"
-
 
 def official_python() -> Path:
-    """A python with dydx-v4-client installed, made on first use."""
-    given = os.environ.get("DYDXCTL_OFFICIAL_CLIENT_PYTHON")
-    if given:
-        return Path(given)
-    venv = Path.home() / ".cache" / "dydxctl" / "official-client-venv"
-    python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import dydx_v4_client"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", OFFICIAL_CLIENT],
-            check=True, capture_output=True, timeout=400,
-        )  # fmt: skip
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"{OFFICIAL_CLIENT} cannot be installed here: {exc}")
+    """A python with the official client (made once under ~/.cache/dydxctl), or skip."""
+    python = benchmarks_official_python()
+    if python is None:
+        pytest.skip(f"{OFFICIAL_CLIENT} cannot be installed on this machine")
     return python
 
 
 def run_official_flow(python: Path, emulator: Emulator, cycles: int) -> dict:
     result = subprocess.run(
-        [str(python), str(FLOW), emulator.grpc_target, emulator.indexer_url, str(cycles)],
+        [str(python), str(OFFICIAL_FLOW), emulator.grpc_target, emulator.indexer_url, str(cycles)],
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "DYDX_MNEMONIC": TEST_MNEMONIC},
     )  # fmt: skip

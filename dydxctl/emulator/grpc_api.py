@@ -35,6 +35,10 @@ def _abort_if_faulted(emulator: Emulator, method: str, context: grpc.ServicerCon
     return fault
 
 
+def _tx_response(tx_hash: str, code: int, codespace: str, log: str, height: int) -> Any:
+    return TxResponse(txhash=tx_hash, code=code, codespace=codespace, raw_log=log, height=height)
+
+
 class TxService(tx_grpc.ServiceServicer):
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
@@ -52,13 +56,7 @@ class TxService(tx_grpc.ServiceServicer):
         if fault and fault.get("after_apply"):  # applied, but the answer is lost on the way
             context.abort(getattr(grpc.StatusCode, fault.get("grpc_status", "UNAVAILABLE")), "lost")
         return tx_service.BroadcastTxResponse(
-            tx_response=TxResponse(
-                txhash=result.tx_hash,
-                code=result.code,
-                codespace=result.codespace,
-                raw_log=result.log,
-                height=0,
-            )
+            tx_response=_tx_response(result.tx_hash, result.code, result.codespace, result.log, 0)
         )
 
     def Simulate(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -71,12 +69,8 @@ class TxService(tx_grpc.ServiceServicer):
         if record is None or record.height > self.emulator.state.height:
             context.abort(grpc.StatusCode.NOT_FOUND, f"tx not found: {request.hash}")
         return tx_service.GetTxResponse(
-            tx_response=TxResponse(
-                txhash=record.tx_hash,
-                height=record.height,
-                code=record.code,
-                codespace=record.codespace,
-                raw_log=record.log,
+            tx_response=_tx_response(
+                record.tx_hash, record.code, record.codespace, record.log, record.height
             )
         )
 

@@ -8,6 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from dydxctl.durations import iso_ms
+
 if TYPE_CHECKING:
     from dydxctl.emulator.server import Emulator
 
@@ -62,9 +64,9 @@ class IndexerHandler(BaseHTTPRequestHandler):
         state = emulator.state
         with state.lock:
             if path == "/v4/height":
-                self._send(200, {"height": str(state.height), "time": _iso(state.block_time)})
+                self._send(200, {"height": str(state.height), "time": iso_ms(state.block_time)})
             elif path == "/v4/time":
-                self._send(200, {"iso": _iso(state.block_time), "epoch": state.block_time})
+                self._send(200, {"iso": iso_ms(state.block_time), "epoch": state.block_time})
             elif path == "/v4/perpetualMarkets":
                 ticker = query.get("ticker", [None])[0]
                 markets = {
@@ -156,9 +158,3 @@ def _route_name(path: str) -> str:
     if path.startswith("/v4/orders/"):
         return "/v4/orders/{id}"
     return path
-
-
-def _iso(unix: float) -> str:
-    from dydxctl.emulator.state import iso_ms
-
-    return iso_ms(unix)

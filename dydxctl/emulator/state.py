@@ -7,11 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from dydxctl import chain
+from dydxctl.durations import iso_ms
 from dydxctl.markets import Market
 from dydxctl.orders import ORDER_TYPES, TIME_IN_FORCE_BY_NAME
 
@@ -42,10 +42,6 @@ def order_key(order_id: Any) -> tuple[str, int, int, int, int]:
         order_id.clob_pair_id,
         order_id.order_flags,
     )
-
-
-def iso_ms(unix_seconds: float) -> str:
-    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
