@@ -229,10 +229,11 @@ def orders_command(
         market=market.upper() if market else None,
         limit=limit,
     )
-    if runtime.settings.json:
-        render.emit_json([render.order_object(r) for r in rows])
-    else:
-        render.show(render.orders_table(rows, title=f"Orders ({len(rows)})"))
+    render.output(
+        runtime.settings.json,
+        [render.order_object(r) for r in rows],
+        lambda: render.orders_table(rows, title=f"Orders ({len(rows)})"),
+    )
 
 
 @app.command("show")
@@ -253,10 +254,12 @@ def show_command(
             "Check `dydxctl orders`, or `dydxctl sync --import` to record orders placed elsewhere.",
         )
     events = store.events(row["order_id"])
-    if runtime.settings.json:
-        render.emit_json({**render.order_object(row), "events": events})
-    else:
-        render.show(render.order_detail(row), render.events_table(events))
+    render.output(
+        runtime.settings.json,
+        {**render.order_object(row), "events": events},
+        lambda: render.order_detail(row),
+        lambda: render.events_table(events),
+    )
 
 
 # --- wallet and chain -------------------------------------------------------------------
@@ -267,10 +270,9 @@ def address_command(ctx: typer.Context) -> None:
     runtime = runtime_of(ctx)
     wallet = runtime.wallet()
     data = {"address": wallet.address, "public_key": wallet.public_key.hex()}
-    if runtime.settings.json:
-        render.emit_json(data)
-    else:
-        render.show(render.key_value_table(data.items(), title="Wallet"))
+    render.output(
+        runtime.settings.json, data, lambda: render.key_value_table(data.items(), title="Wallet")
+    )
 
 
 @app.command("markets")
@@ -296,10 +298,9 @@ def markets_command(
         }
         for m in markets
     ]  # fmt: skip
-    if runtime.settings.json:
-        render.emit_json(rows)
-    else:
-        render.show(render.rows_table(rows, title=f"Markets ({len(rows)})"))
+    render.output(
+        runtime.settings.json, rows, lambda: render.rows_table(rows, title=f"Markets ({len(rows)})")
+    )
 
 
 @app.command("doctor")
@@ -311,10 +312,9 @@ def doctor_command(ctx: typer.Context) -> None:
     runtime = runtime_of(ctx)
     checks = run_checks(runtime)
     ok = all(c["ok"] for c in checks)
-    if runtime.settings.json:
-        render.emit_json({"ok": ok, "checks": checks})
-    else:
-        render.show(render.checks_table(checks))
+    render.output(
+        runtime.settings.json, {"ok": ok, "checks": checks}, lambda: render.checks_table(checks)
+    )
     if not ok:
         raise typer.Exit(next(c["exit_code"] for c in checks if not c["ok"]))
 
@@ -418,10 +418,11 @@ def cancel_command(
             runtime, market=market.upper() if market else None, subaccount=subaccount,
             dry_run=dry_run,
         )  # fmt: skip
-        if runtime.settings.json:
-            render.emit_json(outcome)
-        else:
-            render.show(render.rows_table(outcome["orders"], title=outcome["summary"]))
+        render.output(
+            runtime.settings.json,
+            outcome,
+            lambda: render.rows_table(outcome["orders"], title=outcome["summary"]),
+        )
         if outcome["failed"]:
             raise typer.Exit(6)
         return
@@ -440,10 +441,7 @@ def cancel_command(
         "metadata_source": result.source,
         **result.extra,
     }
-    if runtime.settings.json:
-        render.emit_json(data)
-    else:
-        render.show(render.cancel_result(data))
+    render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
 
 
 @app.command("prune-expired")
@@ -523,10 +521,7 @@ def stats_command(
     data = runtime.store().cancel_metrics()
     if prometheus is not None:
         metrics.write_atomically(prometheus, metrics.prometheus_text(data))
-    if runtime.settings.json:
-        render.emit_json(data)
-    else:
-        render.show(render.stats_tables(data))
+    render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
 
 
 @app.command("demo")

@@ -197,6 +197,14 @@ def events_table(events: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def output(as_json: bool, data: Any, *tables: Callable[[], Any]) -> None:
+    """A command's result: `data` as one JSON document, or the tables built from it."""
+    if as_json:
+        emit_json(data)
+    else:
+        show(*(build() for build in tables))
+
+
 def show(*renderables: Any) -> None:
     console = _console()
     for item in renderables:
