@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
 
 log = logs.get("cancel_all")
-INDEXER_OPEN_STATUSES = "OPEN,UNTRIGGERED,BEST_EFFORT_OPENED"
+# The Indexer statuses of orders that may rest on the book (lifecycle.INDEXER_STATUS).
+INDEXER_OPEN_STATUSES = ",".join(
+    sorted(k for k, v in lifecycle.INDEXER_STATUS.items() if v in ("OPEN", "UNTRIGGERED"))
+)
 
 
 def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[str, Any]]:

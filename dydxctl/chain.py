@@ -112,7 +112,14 @@ MSG_BATCH_CANCEL_URL: Final = "/dydxprotocol.clob.MsgBatchCancel"
 SECP256K1_PUBKEY_URL: Final = "/cosmos.crypto.secp256k1.PubKey"
 BASE_ACCOUNT_URL: Final = "/cosmos.auth.v1beta1.BaseAccount"
 
+# --- Identity field widths: proto/dydxprotocol/clob/order.proto (client_id is fixed32) ------
+CLIENT_ID_MAX: Final = 2**32 - 1
+
 # --- Keys: BIP-44 coin type 118 (Cosmos), bech32 prefix "dydx" -----------------------------
+# cosmos-sdk crypto/keys/secp256k1: PubKeySize = 33 (compressed); signatures are r‖s with
+# S ≤ order/2 (VerifySignature rejects malleable high-S forms).
+SECP256K1_PUBKEY_SIZE: Final = 33
+SECP256K1_ORDER: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 DERIVATION_PATH: Final = "m/44'/118'/0'/0/0"
 BECH32_PREFIX: Final = "dydx"
 

@@ -146,7 +146,7 @@ class PlaceResult:
 
 def _new_client_id(store: Store | None, chain_id: str, address: str, subaccount: int) -> int:
     for _ in range(CLIENT_ID_TRIES):
-        candidate = secrets.randbits(32)
+        candidate = secrets.randbelow(chain.CLIENT_ID_MAX + 1)
         if store is None or not store.client_id_taken(chain_id, address, subaccount, candidate):
             return candidate
     raise BadInput("Could not find an unused client id.", "Pass --client-id.")

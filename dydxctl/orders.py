@@ -55,7 +55,6 @@ DEFAULT_SHORT_TERM_BLOCKS = chain.SHORT_BLOCK_WINDOW  # the longest valid on eve
 DEFAULT_STATEFUL_GOOD_TIL = "28d"
 # How far a market order's protective price may sit from the reference price.
 MARKET_ORDER_SLIPPAGE = Decimal("0.05")
-UINT32_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,8 @@ def plan_order(
             "A market order is short-term: it takes --good-til-blocks, not --good-til.",
             f"Use e.g. --good-til-blocks {DEFAULT_SHORT_TERM_BLOCKS}.",
         )
-    if request.client_id is not None and not 0 <= request.client_id <= UINT32_MAX:
-        raise BadInput(f"--client-id must be between 0 and {UINT32_MAX}.", "")
+    if request.client_id is not None and not 0 <= request.client_id <= chain.CLIENT_ID_MAX:
+        raise BadInput(f"--client-id must be between 0 and {chain.CLIENT_ID_MAX}.", "")
 
     tif_name = _time_in_force(request, order_type, flags)
 

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 log = logs.get("reconcile")
 # A stateful tx signed with a timestamp nonce is valid only within ±30 s of the block time
-# (x/accountplus/keeper/timestampnonce.go); after this long, one that is in no block never
-# will be.
-STATEFUL_LANDING_WINDOW_S = 120
+# (chain.MAX_TIME_IN_PAST_FOR_TIMESTAMP_NONCE_MS); four times that later, one that is in no
+# block never will be.
+STATEFUL_LANDING_WINDOW_S = 4 * chain.MAX_TIME_IN_PAST_FOR_TIMESTAMP_NONCE_MS // 1000
 
 
 def _age_seconds(row: dict[str, Any]) -> float:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from dydxctl.chain import BECH32_PREFIX, DERIVATION_PATH
+from dydxctl.chain import BECH32_PREFIX, DERIVATION_PATH, SECP256K1_ORDER
 from dydxctl.errors import WalletError
 
 MNEMONIC_ENV = "DYDX_MNEMONIC"
@@ -104,8 +104,7 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 def is_low_s(signature: bytes) -> bool:
     """High-S signatures are rejected by the chain (cosmos-sdk secp256k1 VerifySignature)."""
-    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-    return int.from_bytes(signature[32:], "big") <= n // 2
+    return int.from_bytes(signature[32:], "big") <= SECP256K1_ORDER // 2
 
 
 def read_mnemonic(

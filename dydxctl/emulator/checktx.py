@@ -60,7 +60,7 @@ def _check(state: ChainState, tx_bytes: bytes) -> None:
     # app/msgs: a short-term clob message must be the only message of its tx (sdk 18).
     if any(short_term) and len(decoded.messages) > 1:
         raise Reject(SDK, 18, "a short-term clob message must be the only message in the tx")
-    if len(decoded.public_key) != 33:
+    if len(decoded.public_key) != chain.SECP256K1_PUBKEY_SIZE:
         raise Reject(SDK, 8, "invalid secp256k1 public key length")
 
     address = address_from_public_key(decoded.public_key)
