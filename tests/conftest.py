@@ -162,3 +162,22 @@ class ChainCli(Cli):
 @pytest.fixture
 def chain_cli(db_path: Path, isolated_env: Path, emulator: Any) -> ChainCli:
     return ChainCli(db_path, emulator)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any DYDX*/DYDXCTL_* setting, plus `extra`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
+    env.update(extra)
+    return env
+
+
+def dydxctl_argv(emu: Any, db: Path, *args: str) -> list[str]:
+    """`python -m dydxctl` against an emulator and a store, for real subprocesses."""
+    import sys
+
+    return [
+        sys.executable, "-m", "dydxctl", "--network", "local", "--grpc", emu.grpc_target,
+        "--indexer", emu.indexer_url, "--db", str(db), *args,
+    ]  # fmt: skip

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from dydxctl.emulator import Emulator
 from dydxctl.store import Store
-from tests.conftest import TEST_MNEMONIC
+from tests.conftest import TEST_MNEMONIC, clean_env, dydxctl_argv
 
 PLACER = """
 import sys
@@ -31,7 +30,7 @@ rt.close()
 
 
 def _spawn(emu: Emulator, db: Path, count: int, kind: str = "short") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
+    env = clean_env()
     proc = subprocess.Popen(
         [sys.executable, "-c", PLACER, emu.grpc_target, emu.indexer_url, str(db), str(count), kind],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -70,10 +69,8 @@ def test_prune_and_cancel_at_the_same_time(emulator: Emulator, tmp_path: Path) -
         live = [r["order_id"] for r in store.list_orders() if r["order_flags"] == 64]
         dead = [r["order_id"] for r in store.list_orders() if r["order_flags"] == 0]
     assert (len(live), len(dead)) == (8, 30)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DYDX")},
-           "DYDX_MNEMONIC": TEST_MNEMONIC}  # fmt: skip
-    base = [sys.executable, "-m", "dydxctl", "--json", "--network", "local", "--grpc",
-            emulator.grpc_target, "--indexer", emulator.indexer_url, "--db", str(db)]  # fmt: skip
+    env = clean_env(DYDX_MNEMONIC=TEST_MNEMONIC)
+    base = dydxctl_argv(emulator, db, "--json")
 
     def start(*args: str) -> subprocess.Popen:
         return subprocess.Popen([*base, *args], env=env, stdout=subprocess.PIPE,

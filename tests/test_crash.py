@@ -8,10 +8,8 @@ row `cancel` can use, and `sync` settles every PENDING/UNKNOWN row.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from dydxctl import reconcile
 from dydxctl.emulator import Emulator
 from dydxctl.lifecycle import CRASH_POINTS
 from dydxctl.store import Store
-from tests.conftest import TEST_MNEMONIC, ChainCli
+from tests.conftest import TEST_MNEMONIC, ChainCli, clean_env, dydxctl_argv
 
 SHORT = ["--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price", "50000",
          "--good-til-blocks", "15"]  # fmt: skip
@@ -31,15 +29,8 @@ LONG = ["--market", "ETH-USD", "--side", "sell", "--size", "0.01", "--price", "4
 def run_dydxctl(
     emu: Emulator, db: Path, *args: str, crash_at: str = ""
 ) -> subprocess.CompletedProcess:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DYDX")},
-        "DYDX_MNEMONIC": TEST_MNEMONIC,
-        "DYDXCTL_CRASH_AT": crash_at,
-    }
-    command = [
-        sys.executable, "-m", "dydxctl", "--json", "--network", "local", "--grpc",
-        emu.grpc_target, "--indexer", emu.indexer_url, "--db", str(db), *args,
-    ]  # fmt: skip
+    env = clean_env(DYDX_MNEMONIC=TEST_MNEMONIC, DYDXCTL_CRASH_AT=crash_at)
+    command = dydxctl_argv(emu, db, "--json", *args)
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 

@@ -9,21 +9,18 @@ import sys
 from pathlib import Path
 
 from dydxctl.emulator import Emulator
-from tests.conftest import TEST_MNEMONIC
+from tests.conftest import TEST_MNEMONIC, clean_env, dydxctl_argv
 
 # Any three consecutive words of the phrase would betray it.
 FRAGMENTS = [" ".join(TEST_MNEMONIC.split()[i : i + 3]) for i in range(0, 22)]
 
 
 def _run(emu: Emulator, tmp: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
-    command = [
-        sys.executable, "-m", "dydxctl", "--debug", "-v", "--log-file", str(tmp / "dydxctl.log"),
-        "--network", "local", "--grpc", emu.grpc_target, "--indexer", emu.indexer_url,
-        "--db", str(tmp / "orders.db"), *args,
-    ]  # fmt: skip
+    command = dydxctl_argv(
+        emu, tmp / "orders.db", "--debug", "-v", "--log-file", str(tmp / "dydxctl.log"), *args
+    )
     result = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                            env={**base_env, **(env or {})})  # fmt: skip
+                            env=clean_env(**(env or {})))  # fmt: skip
     return result.stdout + result.stderr
 
 
@@ -78,8 +75,7 @@ def test_hidden_prompt_on_a_terminal(tmp_path: Path) -> None:
     import select
     import time
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DYDX")}
-    env.update({"DYDXCTL_DB": str(tmp_path / "orders.db"), "XDG_CONFIG_HOME": str(tmp_path)})
+    env = clean_env(DYDXCTL_DB=str(tmp_path / "orders.db"), XDG_CONFIG_HOME=str(tmp_path))
     pid, fd = pty.fork()
     if pid == 0:  # the child: dydxctl with the pty as its controlling terminal
         os.execve(sys.executable, [sys.executable, "-m", "dydxctl", "address"], env)
