@@ -119,7 +119,12 @@ def _decide(
             if row["status"] in ("OPEN", "UNTRIGGERED", "UNKNOWN"):
                 return "CANCEL_PENDING", "Indexer says BEST_EFFORT_CANCELED"
             return None, ""
-        if status in ("OPEN", "UNTRIGGERED") and row["status"] in ("PENDING", "UNKNOWN"):
+        # A placement confirmed, or a conditional order triggered.
+        if status in ("OPEN", "UNTRIGGERED") and row["status"] in (
+            "PENDING",
+            "UNKNOWN",
+            "UNTRIGGERED",
+        ):
             return status, f"Indexer says {indexer_status}"
         return None, ""
     if expired:

@@ -119,3 +119,14 @@ def test_remote_node_uses_tls_unless_insecure() -> None:
     }  # fmt: skip
     for client in clients.values():
         client.close()
+
+
+def test_simulate_and_indexer_time(emulator: Emulator) -> None:
+    node = NodeClient(emulator.grpc_target)
+    assert node.simulate(b"any").accepted
+    emulator.fail_next("Simulate", grpc_status="INVALID_ARGUMENT")
+    refused = node.simulate(b"any")
+    assert not refused.accepted and "injected" in refused.log
+    node.close()
+    now = IndexerClient(emulator.indexer_url).time()
+    assert now["iso"].endswith("Z") and abs(now["epoch"] - emulator.state.block_time) < 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,6 +358,10 @@ def test_admin_hooks_over_http(net: Chain) -> None:
     uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
     filled = _post(net.emu, "/admin/fill", {"order_id": uuid})
     assert filled["status"] == "FILLED" and filled["totalFilled"] == "0.001"
+    stop = order(2, flags=32, condition_type=1, conditional_order_trigger_subticks=4_900_000_000)
+    assert net.send(place(stop))[1] == 0
+    stop_uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 2, 0, 32)
+    assert _post(net.emu, "/admin/trigger", {"order_id": stop_uuid})["status"] == "OPEN"
     from dydxctl.errors import Unreachable
 
     for _ in range(3):  # the client retries a read twice before giving up
@@ -389,9 +394,32 @@ def test_indexer_json_shapes(net: Chain) -> None:
     assert markets["ETH-USD"]["tickSize"] == "0.1"
 
 
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of LISTEN sockets on `port`, from the kernel's tables."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = TCP_LISTEN
+                found.add(address)
+    return found
+
+
 def test_listens_on_loopback_only(emulator: Emulator) -> None:
-    assert emulator.grpc_target.startswith("127.0.0.1:")
-    assert emulator._http.server_address[0] == "127.0.0.1"
+    import os
+
+    if not os.path.exists("/proc/net/tcp"):
+        pytest.skip("no /proc/net/tcp to read listening sockets from")
+    # 127.0.0.1 as the kernel prints it: plain IPv4, or IPv4-mapped on an IPv6 socket.
+    loopback = {"0100007F", "0000000000000000FFFF00000100007F"}
+    for port in (emulator.grpc_port, emulator.indexer_port):
+        addresses = _listening_addresses(port)
+        assert addresses and addresses <= loopback, addresses  # never 0.0.0.0 / ::
 
 
 def test_block_clock_produces_blocks() -> None:

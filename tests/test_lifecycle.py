@@ -253,7 +253,9 @@ def test_read_commands_json(chain_cli: ChainCli) -> None:
     assert chain_cli.json("address")["address"] == TEST_ADDRESS
     markets = chain_cli.json("markets")
     assert {m["ticker"] for m in markets} == {"BTC-USD", "ETH-USD"}
+    chain_cli.emu.reset_calls()
     doctor = chain_cli.json("doctor")
+    assert [c["name"] for c in chain_cli.emu.call_log()].count("GetNodeInfo") == 1
     assert doctor["ok"] and {c["name"] for c in doctor["checks"]} >= {"node", "indexer", "store"}
     wrong = chain_cli("--json", "--chain-id", "dydx-mainnet-1", "doctor")
     assert wrong.exit_code == 2 and '"ok": false' in wrong.stdout
@@ -329,3 +331,76 @@ def test_sync_asks_the_indexer_once_per_subaccount(chain_cli: ChainCli) -> None:
     assert sorted(c["status"] for c in outcome["changed"]) == ["FILLED", "FILLED"]
     names = [c["name"] for c in chain_cli.emu.call_log()]
     assert names.count("/v4/orders") == 1 and "/v4/orders/{id}" not in names
+
+
+def test_cancel_dry_run_signs_the_right_cancel_and_sends_nothing(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "12")
+    chain_cli.emu.advance(3)
+    sent = chain_cli.broadcasts()
+    result = chain_cli.json("cancel", order["order_id"], "--dry-run")
+    assert result["outcome"] == "DRY_RUN" and chain_cli.broadcasts() == sent
+    [(url, msg)] = decode_tx(base64.b64decode(result["tx_bytes"])).messages
+    assert url == chain.MSG_CANCEL_ORDER_URL
+    assert msg.good_til_block == order["good_til_block"] == result["cancel_good_til_block"]
+    assert msg.order_id.client_id == order["client_id"]
+    assert _row(chain_cli, order["order_id"])["status"] == "OPEN"
+
+
+def test_cancel_all_for_one_market_dry_run_then_real(chain_cli: ChainCli) -> None:
+    btc = chain_cli.place(*LIMIT, "--good-til-blocks", "10")
+    eth = chain_cli.place("--market", "ETH-USD", "--side", "buy", "--size", "0.01", "--price",
+                          "3000", "--good-til-blocks", "10")  # fmt: skip
+    sent = chain_cli.broadcasts()
+    dry = chain_cli.json("cancel", "--all", "--market", "ETH-USD", "--dry-run")
+    assert [(r["order_id"], r["outcome"]) for r in dry["orders"]] == [(eth["order_id"], "DRY_RUN")]
+    assert chain_cli.broadcasts() == sent
+    real = chain_cli.json("cancel", "--all", "--market", "eth-usd")
+    assert [r["order_id"] for r in real["orders"]] == [eth["order_id"]]
+    assert _row(chain_cli, btc["order_id"])["status"] == "OPEN"
+    assert _row(chain_cli, eth["order_id"])["status"] == "CANCEL_PENDING"
+
+
+def test_conditional_order_cancelled_untriggered_and_after_trigger(chain_cli: ChainCli) -> None:
+    stop = ["--market", "BTC-USD", "--side", "sell", "--size", "0.001", "--price", "48000",
+            "--type", "stop-limit", "--trigger-price", "49000"]  # fmt: skip
+    untriggered = chain_cli.place(*stop)
+    assert chain_cli.json("cancel", untriggered["order_id"])["outcome"] == "CANCEL_PENDING"
+    triggered = chain_cli.place(*stop)
+    chain_cli.emu.state.trigger(triggered["order_id"])
+    [changed] = chain_cli.json("sync")["changed"]
+    assert (changed["order_id"], changed["from"], changed["status"]) == (
+        triggered["order_id"], "UNTRIGGERED", "OPEN",
+    )  # fmt: skip
+    result = chain_cli.json("cancel", triggered["order_id"])
+    assert result["outcome"] == "CANCEL_PENDING"
+    assert result["cancel_good_til_block_time"] == triggered["good_til_block_time"]
+    chain_cli.emu.advance(1)
+    statuses = {b.uuid: b.status for b in chain_cli.emu.state.by_uuid.values()}
+    assert statuses[untriggered["order_id"]] == statuses[triggered["order_id"]] == "CANCELED"
+
+
+def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "15")
+    # The cancel's CheckTx passes, but the order fills before the Indexer settles it.
+    chain_cli.emu.fail_next("BroadcastTx", codespace="", code=0)
+    import threading
+
+    threading.Timer(0.2, chain_cli.emu.fill, args=(order["order_id"],)).start()
+    result = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10")
+    assert result["outcome"] == "FILLED" and result["status"] == "FILLED"
+
+
+def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: ChainCli) -> None:
+    from tests.conftest import order_row
+
+    with Store.open(chain_cli.db_path) as store:
+        old = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
+                        chain_id="localdydxprotocol")  # fmt: skip
+        short = order_row(good_til_block=1, chain_id="localdydxprotocol")
+        store.insert_order(old)
+        store.insert_order(short)
+    dead_node = ["--grpc", "127.0.0.1:1"]  # offline needs no node
+    summary = chain_cli.json(*dead_node, "prune-expired", "--offline")
+    assert (summary["expired_stateful"], summary["expired_short_term"]) == (1, 0)
+    assert _row(chain_cli, old["order_id"]) is None
+    assert _row(chain_cli, short["order_id"]) is not None
