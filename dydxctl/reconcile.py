@@ -50,7 +50,7 @@ def sync(rt: Runtime, *, import_orders: bool = False, subaccount: int = 0) -> di
     imported: list[dict[str, Any]] = []
     if import_orders:
         wallet = rt.wallet()
-        for data in rt.indexer().orders(wallet.address, subaccount):
+        for data in lookup.listing(wallet.address, subaccount).values():
             if store.get(str(data.get("id"))) is not None:
                 continue
             row = lifecycle.row_from_indexer(rt, data)
@@ -86,15 +86,22 @@ class _IndexerLookup:
         self.rt = rt
         self.listings: dict[tuple[str, int], tuple[dict[str, dict[str, Any]], bool]] = {}
 
-    def order(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        key = (row["address"], row["subaccount_number"])
+    def _fetch(self, address: str, subaccount: int) -> tuple[dict[str, dict[str, Any]], bool]:
+        key = (address, subaccount)
         if key not in self.listings:
-            listed = self.rt.indexer().orders(*key, limit=self.INDEXER_PAGE)
+            listed = self.rt.indexer().orders(address, subaccount, limit=self.INDEXER_PAGE)
             self.listings[key] = (
                 {str(o.get("id")): o for o in listed},
                 len(listed) >= self.INDEXER_PAGE,
             )
-        by_id, truncated = self.listings[key]
+        return self.listings[key]
+
+    def listing(self, address: str, subaccount: int) -> dict[str, dict[str, Any]]:
+        """The subaccount's orders (newest INDEXER_PAGE) by id, fetched once."""
+        return self._fetch(address, subaccount)[0]
+
+    def order(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        by_id, truncated = self._fetch(row["address"], row["subaccount_number"])
         if row["order_id"] in by_id:
             return by_id[row["order_id"]]
         return self.rt.indexer().order(row["order_id"]) if truncated else None

@@ -38,3 +38,11 @@ def test_readme_starts_with_the_two_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     test_command = blocks[1].split("&& ")[-1]
     assert test_command in ci, "README's test command must be the one .ci/run runs"
+
+
+def test_every_command_turns_errors_into_exit_codes() -> None:
+    """Each command is wrapped by cli.handles_errors (no traceback, the documented code)."""
+    from dydxctl.cli import app
+
+    unwrapped = [c.name for c in app.registered_commands if not hasattr(c.callback, "__wrapped__")]
+    assert unwrapped == []

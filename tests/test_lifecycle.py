@@ -404,3 +404,12 @@ def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: Cha
     assert (summary["expired_stateful"], summary["expired_short_term"]) == (1, 0)
     assert _row(chain_cli, old["order_id"]) is None
     assert _row(chain_cli, short["order_id"]) is not None
+
+
+def test_sync_import_reuses_the_listing(chain_cli: ChainCli, tmp_path) -> None:
+    chain_cli.place(*LIMIT)  # one stored live row, so sync lists the subaccount
+    ChainCli(tmp_path / "other.db", chain_cli.emu).place(*LIMIT)
+    chain_cli.emu.reset_calls()
+    assert len(chain_cli.json("sync", "--import")["imported"]) == 1
+    names = [c["name"] for c in chain_cli.emu.call_log()]
+    assert names.count("/v4/orders") == 1
