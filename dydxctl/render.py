@@ -81,7 +81,7 @@ def _status(status: str | None) -> Text:
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
-def orders_table(rows: Sequence[Mapping[str, Any]], title: str = "Orders") -> Table:
+def orders_table(rows: Sequence[Mapping[str, Any]], title: str | None = "Orders") -> Table:
     table = Table(title=title, title_justify="left")
     for name in ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
                  "GOOD TIL", "STATUS"):  # fmt: skip
@@ -113,7 +113,7 @@ def _plain(value: Any) -> str:
 
 
 def order_detail(
-    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str = "Order"
+    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str | None = "Order"
 ) -> Table:
     obj = order_object(row)
     pairs: list[tuple[str, Any]] = [
@@ -161,7 +161,7 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
     return key_value_table(pairs, title="Cancel")
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
     """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
     table = Table(title=title, title_justify="left")
     columns = list(rows[0]) if rows else []
