@@ -136,13 +136,14 @@ class ChainCli(Cli):
         super().__init__(db_path)
         self.emu = emu
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
+    def __call__(self, *args: str, env: dict[str, str] | None = None, strip: Any = ()) -> Any:
+        """`strip`: default endpoint options to leave out (a test sets them by env)."""
         from dydxctl.cli import app
 
         base = {"DYDX_MNEMONIC": TEST_MNEMONIC}
         return self.runner.invoke(
             app,
-            [*self.global_args(overridden=args), *args],
+            [*self.global_args(overridden=[*args, *strip]), *args],
             env={**base, **(env or {})},
         )
 
