@@ -551,3 +551,61 @@ def test_bad_input(
 
 def test_there_are_at_least_30_cases() -> None:
     assert len(CASES) >= 30 and len(HARDENING_CASES) >= 40
+
+
+@dataclass
+class PromptCase:
+    """A key pressed at the hidden mnemonic prompt, on a real terminal (a pty)."""
+
+    name: str
+    keys: bytes
+    code: int
+    fragment: str
+
+
+PROMPT_CASES = [
+    PromptCase("Ctrl-D at the mnemonic prompt", b"\x04", 10, "No mnemonic was entered"),
+    PromptCase("Enter at the mnemonic prompt", b"\n", 10, "No mnemonic was entered"),
+    PromptCase("Ctrl-C at the mnemonic prompt", b"\x03", 130, "Stopped by Ctrl-C"),
+]
+
+
+def _read_pty(fd: int, until: bytes | None, timeout: float = 20) -> bytes:
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while (until is None or until not in seen) and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("case", PROMPT_CASES, ids=[c.name for c in PROMPT_CASES])
+def test_keys_at_the_mnemonic_prompt(tmp_path: Path, case: PromptCase) -> None:
+    import pty
+    import sys
+
+    from tests.conftest import clean_env
+
+    env = clean_env(DYDXCTL_DB=str(tmp_path / "orders.db"), XDG_CONFIG_HOME=str(tmp_path))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: dydxctl with the pty as its controlling terminal
+        os.execve(sys.executable, [sys.executable, "-m", "dydxctl", "address"], env)
+    prompt = _read_pty(fd, b"Mnemonic (hidden):")
+    assert b"Mnemonic (hidden):" in prompt
+    os.write(fd, case.keys)
+    rest = _read_pty(fd, None)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = (prompt + rest).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == case.code, text
+    assert case.fragment in text and "Traceback" not in text, text
