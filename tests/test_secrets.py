@@ -121,7 +121,7 @@ def test_runtime_repr_hides_the_environment_and_the_wallet(tmp_path: Path) -> No
 
 
 CORE_DUMP_PROBE = """
-import ctypes, resource, sys
+import ctypes, json, resource, sys
 from dydxctl.runtime import Runtime
 from dydxctl.config import resolve
 libc = ctypes.CDLL(None)
@@ -130,7 +130,7 @@ before = (resource.getrlimit(resource.RLIMIT_CORE)[0], libc.prctl(PR_GET_DUMPABL
 rt = Runtime(resolve({"db": sys.argv[1]}, {}), env={"DYDX_MNEMONIC": sys.argv[2]})
 rt.wallet()
 after = (resource.getrlimit(resource.RLIMIT_CORE)[0], libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
-print(before, after)
+print(json.dumps([before, after]))
 """
 
 
@@ -150,9 +150,9 @@ def test_core_dumps_are_off_once_a_key_is_loaded(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, env=clean_env(), preexec_fn=allow_core_dumps,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    before, after = result.stdout.strip().split(") (")
-    assert before == f"({allowed}, 1"  # the child started dumpable
-    assert after == "0, 0))"  # RLIMIT_CORE 0, not dumpable
+    before, after = json.loads(result.stdout)
+    assert before == [allowed, 1]  # the child started with core dumps on, dumpable
+    assert after == [0, 0]  # RLIMIT_CORE 0, not dumpable
 
 
 def test_keys_new_writes_a_0600_file_and_prints_only_the_address(tmp_path: Path) -> None:
