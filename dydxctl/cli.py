@@ -444,7 +444,8 @@ def sync_command(
         render.emit_json(outcome)
     elif not outcome["changed"] and not outcome["imported"]:
         render.note(
-            f"Nothing to change: {outcome['checked']} live orders checked, all up to date"
+            f"Nothing to change: {outcome['checked']} live "
+            f"order{'' if outcome['checked'] == 1 else 's'} checked, all up to date"
             + (", nothing new to import." if import_orders else "."),
             ""
             if import_orders
