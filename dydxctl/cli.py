@@ -66,7 +66,8 @@ def main_options(
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="Plaintext gRPC to a non-loopback host. (env DYDXCTL_INSECURE)"
+            "--insecure",
+            help="Allow plaintext gRPC and an http:// Indexer off loopback. (env DYDXCTL_INSECURE)",
         ),
     ] = False,
     db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,

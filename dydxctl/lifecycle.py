@@ -21,6 +21,7 @@ from dydxctl.errors import (
     BadInput,
     Disabled,
     DydxctlError,
+    InternalError,
     OrderExpired,
     OrderNotFound,
     Unreachable,
@@ -650,6 +651,13 @@ def settle(
         return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
     except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
         return row
+    except InternalError:
+        # Another process moved the row between our read and our write (e.g. a concurrent
+        # sync settled it): its newer status stands. Same status as read: a real bug.
+        latest = store.get(row["order_id"])
+        if latest is not None and latest["status"] != current["status"]:
+            return latest
+        raise
 
 
 def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
