@@ -139,6 +139,8 @@ def orders_command(
     from dydxctl.orders import parse_status
 
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     rows = runtime.store().list_orders(
         status=parse_status(status) if status is not None else None,
         market=market.upper() if market else None,
@@ -212,7 +214,12 @@ def markets_command(
     from dydxctl.markets import Market
 
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     raw = runtime.indexer().perpetual_markets(market.upper() if market else None)
+    if market and market.upper() not in raw:
+        known = ", ".join(sorted(runtime.indexer().perpetual_markets()))
+        raise BadInput(f"Unknown market '{market}'.", f"Markets on this network: {known}.")
     markets = [Market.from_indexer(t, d) for t, d in sorted(raw.items())]
     rows = [
         {
@@ -335,7 +342,9 @@ def cancel_command(
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, _subaccount_option("With --all: the subaccount.")] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
-    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
+    wait_timeout: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds --wait may take.")
+    ] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
     ] = False,
@@ -475,7 +484,13 @@ def stats_command(
     runtime = runtime_of(ctx)
     data = runtime.store().cancel_metrics()
     if prometheus is not None:
-        metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        try:
+            metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        except OSError as exc:
+            raise BadInput(
+                f"Cannot write the Prometheus file {prometheus}: {exc.strerror}.",
+                "Pass a writable file path to --prometheus, e.g. /var/lib/node_exporter/x.prom.",
+            ) from None
     render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
 
 
@@ -542,14 +557,23 @@ def emulator_command(
     )
 
 
+# The emulator's block time: 0 (clock stopped) up to an hour.
+MAX_BLOCK_TIME_S = 3600.0
+
+
 def _seconds(text: str) -> float:
     cleaned = text.strip().lower()
+    hint = f"Use e.g. 1s, 500ms or 0 (between 0 and {MAX_BLOCK_TIME_S:g}s)."
     try:
         if cleaned.endswith("ms"):
-            return float(cleaned[:-2]) / 1000
-        return float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
+            value = float(cleaned[:-2]) / 1000
+        else:
+            value = float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
     except ValueError:
-        raise BadInput(f"'{text}' is not a block time.", "Use e.g. 1s, 500ms or 0.") from None
+        raise BadInput(f"'{text}' is not a block time.", hint) from None
+    if not 0 <= value <= MAX_BLOCK_TIME_S:  # also refuses nan and inf
+        raise BadInput(f"Block time '{text}' is out of range.", hint)
+    return value
 
 
 def main() -> None:

@@ -266,6 +266,10 @@ def plan_order(
 
 
 def _time_in_force(request: OrderRequest, order_type: OrderType, flags: int) -> str:
+    if request.time_in_force is not None and not request.time_in_force.strip():
+        raise BadInput(
+            "--time-in-force '' is empty.", f"Use one of: {', '.join(TIME_IN_FORCE)}, or omit it."
+        )
     name = (request.time_in_force or ("ioc" if order_type.market_priced else "gtt")).lower()
     if name not in TIME_IN_FORCE:
         raise BadInput(
