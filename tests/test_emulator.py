@@ -485,7 +485,8 @@ def test_emulator_command_runs_and_stops_on_sigterm(tmp_path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "dydxctl", "--json", "emulator", "--grpc-port", "0",
-         "--indexer-port", "0", "--block-time", "50ms", "--state-dir", str(tmp_path)],
+         "--indexer-port", "0", "--block-time", "50ms", "--state-dir", str(tmp_path),
+         "--app-version", "9.4.0", "--rate-limits"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -495,7 +496,8 @@ def test_emulator_command_runs_and_stops_on_sigterm(tmp_path) -> None:
         time.sleep(0.3)
         assert IndexerClient(started["indexer"]).height()[0] >= 2
         node = NodeClient(started["grpc"])
-        assert node.node_info()["chain_id"] == "localdydxprotocol"
+        info = node.node_info()
+        assert (info["chain_id"], info["app_version"]) == ("localdydxprotocol", "v9.4.0")
         node.close()
     finally:
         proc.send_signal(signal.SIGTERM)

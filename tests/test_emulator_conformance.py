@@ -339,3 +339,32 @@ def test_rate_limits_batch_cancel_weighs_two() -> None:
         emu.advance(1)
         assert net.send(cancel(2, gtb=10), sequence=1) == ("", 0)
         net.node.close()
+
+
+def _admin(emu: Emulator, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        f"{emu.indexer_url}{path}", method="POST", data=json.dumps(body).encode()
+    )
+    with urllib.request.urlopen(request) as r:
+        return json.load(r)
+
+
+def test_admin_deliver_fault_drop_and_lag_over_http(net: Chain) -> None:
+    _admin(net.emu, "/admin/deliver-fault", {"codespace": "clob", "code": 3009})
+    failed = _signed(net, place(order(1, flags=64)), sequence=timestamp_nonce())
+    assert net.node.broadcast(failed.tx_bytes, failed.tx_hash).code == 0
+    _admin(net.emu, "/admin/drop", {})
+    dropped = _signed(net, place(order(2, flags=64)), sequence=timestamp_nonce())
+    assert net.node.broadcast(dropped.tx_bytes, dropped.tx_hash).code == 0
+    _admin(net.emu, "/admin/indexer-lag", {"blocks": 1})
+    assert net.send(place(order(3, flags=64))) == ("", 0)
+    _admin(net.emu, "/admin/advance", {"blocks": 1})
+    result = net.node.get_tx(failed.tx_hash)
+    assert (result.codespace, result.code) == ("clob", 3009)
+    assert net.node.get_tx(dropped.tx_hash) is None
+    assert status_of(net.emu, 3, 64) == "404"  # one block behind
+    _admin(net.emu, "/admin/advance", {"blocks": 1})
+    assert status_of(net.emu, 3, 64) == "OPEN"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _admin(net.emu, "/admin/indexer-lag", {})
+    assert refused.value.code == 400
