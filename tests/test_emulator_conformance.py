@@ -318,7 +318,19 @@ def test_rate_limits_are_off_by_default(net: Chain) -> None:
 
 
 def test_rate_limits_stateful_two_per_block_cancels_free() -> None:
+    import grpc
+    from v4_proto.dydxprotocol.clob import query_pb2, query_pb2_grpc
+
     with Emulator(block_time_s=0, rate_limits=True) as emu:
+        with grpc.insecure_channel(emu.grpc_target) as channel:
+            query = query_pb2_grpc.QueryStub(channel).BlockRateLimitConfiguration
+            config = query(
+                query_pb2.QueryBlockRateLimitConfigurationRequest()
+            ).block_rate_limit_config
+        assert [(r.num_blocks, r.limit) for r in config.max_stateful_orders_per_n_blocks] == [
+            (1, 2),
+            (100, 20),
+        ]
         net = Chain(emu)
         gtbt = int(time.time()) + 3600
         assert net.send(place(order(1, flags=64, gtbt=gtbt))) == ("", 0)
