@@ -91,6 +91,22 @@ def test_ioc_remainder_never_rests_and_the_indexer_answers_404(net: Chain) -> No
         net.emu.fill(_uuid(1))
 
 
+def test_ioc_with_liquidity_fills_and_its_remainder_is_best_effort_canceled(net: Chain) -> None:
+    net.emu.fill_next_ioc()
+    assert net.send(place(order(1, tif=IOC))) == ("", 0)
+    assert status_of(net.emu, 1) == "FILLED"
+    _admin(net.emu, "/admin/ioc-fill", {"size": "0.0004"})
+    assert net.send(place(order(2, tif=IOC))) == ("", 0)
+    body = _order_json(net.emu, 2)
+    assert (body["status"], body["totalFilled"], body["type"]) == (
+        "BEST_EFFORT_CANCELED",
+        "0.0004",
+        "LIMIT",
+    )
+    assert net.send(place(order(2, tif=IOC, gtb=12))) == ("clob", 2004)  # filled once only
+    assert net.emu.state.open_order_count() == 0
+
+
 def test_unfilled_short_term_order_is_best_effort_opened_then_404(net: Chain) -> None:
     assert net.send(place(order(1, gtb=10))) == ("", 0)
     body = _order_json(net.emu, 1)

@@ -127,6 +127,17 @@ class Emulator:
         """A match for a resting order: all of it, `quantums`, or `size` (base units)."""
         return self.state.fill(order_uuid, quantums, Decimal(size) if size is not None else None)
 
+    def fill_next_ioc(self, quantums: int | None = None, size: Decimal | str | None = None) -> None:
+        """Liquidity for the next IOC (market) order: it fills that much (None: all of it)
+        at once; its remainder, if any, is removed as usual."""
+        with self.state.lock:
+            self.state.ioc_liquidity.append(
+                (
+                    None if quantums is None else int(quantums),
+                    None if size is None else Decimal(size),
+                )
+            )
+
     def trigger(self, order_uuid: str) -> None:
         """A conditional order is triggered, whatever the oracle price."""
         self.state.trigger(order_uuid)
