@@ -55,7 +55,7 @@ def rfc3339(seconds: int, nanos: int = 0) -> str:
     """Go's time.Time JSON (RFC3339Nano, UTC): fractional seconds without trailing zeros."""
     import datetime
 
-    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
     fraction = f"{nanos:09d}".rstrip("0")
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 

@@ -98,8 +98,10 @@ class CometNode:
         return {
             "node_info": {
                 "protocol_version": {
-                    "p2p": str(cj.P2P_PROTOCOL), "block": str(cj.BLOCK_PROTOCOL), "app": "0",
-                },  # fmt: skip
+                    "p2p": str(cj.P2P_PROTOCOL),
+                    "block": str(cj.BLOCK_PROTOCOL),
+                    "app": "0",
+                },
                 "id": cj.stand_in_hash(chain_id, "node-key")[:20].hex(),
                 "listen_addr": "tcp://127.0.0.1:26656",
                 "network": chain_id,
@@ -208,7 +210,13 @@ class CometNode:
     def broadcast_tx_async(self, tx: bytes) -> dict[str, Any]:
         """rpc/core/mempool.go BroadcastTxAsync: only the hash; CheckTx's answer is not awaited."""
         self.broadcast_tx_sync(tx)
-        return {"code": 0, "data": "", "log": "", "codespace": "", "hash": cj.hex_upper(cj.tx_hash(tx))}  # noqa: E501
+        return {
+            "code": 0,
+            "data": "",
+            "log": "",
+            "codespace": "",
+            "hash": cj.hex_upper(cj.tx_hash(tx)),
+        }
 
     def tx(self, hash: bytes, prove: bool) -> dict[str, Any]:
         """rpc/core/tx.go Tx: the indexed result, as GetTx finds it. `prove` is accepted and no
@@ -242,8 +250,13 @@ class CometNode:
             "height": str(answer.height),
             "index": 0,
             "tx_result": cj.exec_tx_result(
-                answer.code, data, answer.raw_log, answer.info,
-                (answer.gas_wanted, answer.gas_used), events, answer.codespace,
-            ),  # fmt: skip
+                answer.code,
+                data,
+                answer.raw_log,
+                answer.info,
+                (answer.gas_wanted, answer.gas_used),
+                events,
+                answer.codespace,
+            ),
             "tx": cj.b64(raw or b""),
         }

@@ -53,8 +53,9 @@ ROUTES: dict[str, Route] = {
     "health": Route(),
     "status": Route(),
     "abci_info": Route(cacheable=True),
-    "abci_query": Route((("path", "string"), ("data", "hex"), ("height", "int64"),
-                         ("prove", "bool"))),  # fmt: skip
+    "abci_query": Route(
+        (("path", "string"), ("data", "hex"), ("height", "int64"), ("prove", "bool"))
+    ),
     "block": Route((("height", "*int64"),), cacheable=True, cacheable_needs="height"),
     "broadcast_tx_sync": Route((("tx", "bytes"),)),
     "broadcast_tx_async": Route((("tx", "bytes"),)),
@@ -71,11 +72,17 @@ class RPCError(Exception):
         self.code, self.message, self.data = code, message, data
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **({"data": self.data} if self.data else {})}  # noqa: E501
+        return {
+            "code": self.code,
+            "message": self.message,
+            **({"data": self.data} if self.data else {}),
+        }
 
 
 def _invalid_params(reason: str, source: str = "json") -> RPCError:
-    return RPCError(-32602, "Invalid params", f"error converting {source} params to arguments: {reason}")  # noqa: E501
+    return RPCError(
+        -32602, "Invalid params", f"error converting {source} params to arguments: {reason}"
+    )
 
 
 # --- argument decoding ---
@@ -86,7 +93,9 @@ def json_arg(kind: str, raw: Any) -> Any:
     base = kind.lstrip("*")
     if base == "int64":
         if not isinstance(raw, str):
-            raise ValueError(f"invalid 64-bit integer encoding {json.dumps(raw)!r}, expected string")  # noqa: E501
+            raise ValueError(
+                f"invalid 64-bit integer encoding {json.dumps(raw)!r}, expected string"
+            )
         if not _INT.fullmatch(raw):
             raise ValueError(f"invalid 64-bit integer {raw!r}")
         return int(raw)
@@ -98,7 +107,9 @@ def json_arg(kind: str, raw: Any) -> Any:
                 return base64.b64decode(raw, validate=True)
             return bytes.fromhex(raw) if base == "hex" else raw
         except (binascii.Error, ValueError):
-            raise ValueError(f"invalid {'hex' if base == 'hex' else 'base64'} string: {raw!r}") from None  # noqa: E501
+            raise ValueError(
+                f"invalid {'hex' if base == 'hex' else 'base64'} string: {raw!r}"
+            ) from None
     raise ValueError(f"cannot decode {json.dumps(raw)} into {base}")
 
 
@@ -159,7 +170,10 @@ class CometRPCServer(ThreadingHTTPServer):
         if not route.cacheable:
             return False
         names = [name for name, _ in route.args]
-        return not route.cacheable_needs or args[names.index(route.cacheable_needs)] not in (None, 0)  # noqa: E501
+        return not route.cacheable_needs or args[names.index(route.cacheable_needs)] not in (
+            None,
+            0,
+        )
 
 
 class CometRPCHandler(BaseHTTPRequestHandler):
@@ -169,7 +183,9 @@ class CometRPCHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
         return
 
-    def _send(self, status: int, body: bytes, ctype: str = "application/json", cache: bool = False) -> None:  # noqa: E501
+    def _send(
+        self, status: int, body: bytes, ctype: str = "application/json", cache: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         if cache:
@@ -182,7 +198,9 @@ class CometRPCHandler(BaseHTTPRequestHandler):
         """Log the call (and apply injected latency); answer an injected HTTP failure."""
         fault = self.server.emulator.observe("rpc", method)
         if fault and "http_status" in fault:
-            self._send(fault["http_status"], fault.get("body", "injected failure").encode(), "text/plain")  # noqa: E501
+            self._send(
+                fault["http_status"], fault.get("body", "injected failure").encode(), "text/plain"
+            )
             return True
         return False
 
@@ -229,7 +247,9 @@ class CometRPCHandler(BaseHTTPRequestHandler):
             if not all(isinstance(r, dict) and _valid_id(r.get("id")) for r in requests):
                 raise ValueError("invalid request object")
         except ValueError as exc:
-            error = RPCError(-32700, "Parse error. Invalid JSON", f"error unmarshaling request: {exc}")  # noqa: E501
+            error = RPCError(
+                -32700, "Parse error. Invalid JSON", f"error unmarshaling request: {exc}"
+            )
             self._send(500, go_json({"jsonrpc": "2.0", "id": None, "error": error.body()}))
             return
         answers, cache = [], True

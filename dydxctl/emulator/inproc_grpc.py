@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 
 
 class GrpcCallError(Exception):
-    """A servicer ended the call with a non-OK status (context.abort, or an unimplemented method)."""
+    """A servicer ended the call with a non-OK status (context.abort, an unimplemented method)."""
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
         super().__init__(f"{code.name}: {details}")
