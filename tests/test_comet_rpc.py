@@ -180,7 +180,10 @@ def test_broadcast_tx_sync_and_tx_reach_the_chain(emulator: Emulator) -> None:
     assert found["hash"] == sent["hash"] and found["height"] == str(emulator.state.height)
     assert base64.b64decode(found["tx"]) == tx and found["index"] == 0
     assert found["tx_result"]["code"] == 0 and found["tx_result"]["gas_wanted"].isdigit()
-    assert [o.key[2] for o in emulator.state.by_uuid.values()] == [31]
+    with urllib.request.urlopen(
+        f"{emulator.indexer_url}/v4/orders?address={TEST_ADDRESS}&subaccountNumber=0", timeout=5
+    ) as answer:
+        assert [(o["clientId"], o["status"]) for o in json.load(answer)] == [("31", "OPEN")]
 
     again = call(emulator, "broadcast_tx_sync", tx=base64.b64encode(tx).decode())["result"]
     assert again["code"] != 0 and again["codespace"]  # the sequence is used: CheckTx refuses

@@ -2,7 +2,8 @@
 // own public API, as its examples do (examples/short_term_order_cancel_example.ts,
 // long_term_order_cancel_example.ts, batch_cancel_orders_example.ts): query the account, a
 // clob pair and the Indexer market; place and cancel a short-term order; place and cancel a
-// long-term order; place two short-term orders and batch-cancel them.
+// long-term order; place two short-term orders and batch-cancel them. After each step it
+// asks the Indexer (getSubaccountOrders) for the orders' statuses.
 //
 //     node flow.mjs RPC_URL INDEXER_URL      (mnemonic in DYDX_MNEMONIC)
 //
@@ -64,7 +65,17 @@ const markets = await client.indexerClient.markets.getPerpetualMarkets('BTC-USD'
 const height = await get.latestBlockHeight();
 const base = Math.floor(Math.random() * 1_000_000_000);
 const steps = [];
-const step = async (name, order, send) => steps.push({ name, ...order, ...outcome(await send()) });
+// The Indexer's view of orders right after each step (null: the Indexer has no such order).
+const indexerStatus = async (clientIds) => {
+  const orders = await client.indexerClient.account.getSubaccountOrders(wallet.address, 0);
+  const statusOf = (id) => orders.find((o) => o.clientId === String(id))?.status ?? null;
+  return Object.fromEntries(clientIds.map((id) => [id, statusOf(id)]));
+};
+const step = async (name, order, send) => {
+  const result = outcome(await send());
+  const indexer = await indexerStatus(order.clientIds ?? [order.clientId]);
+  steps.push({ name, ...order, ...result, indexer });
+};
 
 const shortTerm = { clientId: base + 1, orderFlags: OrderFlags.SHORT_TERM, clobPairId: 0 };
 await step('place short-term', shortTerm, () => client.placeShortTermOrder(
