@@ -485,14 +485,15 @@ def test_emulator_command_runs_and_stops_on_sigterm(tmp_path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "dydxctl", "--json", "emulator", "--grpc-port", "0",
-         "--indexer-port", "0", "--block-time", "50ms", "--state-dir", str(tmp_path),
-         "--app-version", "9.4.0", "--rate-limits"],
+         "--indexer-port", "0", "--rpc-port", "0", "--block-time", "50ms",
+         "--state-dir", str(tmp_path), "--app-version", "9.4.0", "--rate-limits"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         started = json.loads(proc.stdout.readline())
         assert started["grpc"].startswith("127.0.0.1:")
         assert started["indexer"].startswith("http://127.0.0.1:")
+        assert started["rpc"].startswith("http://127.0.0.1:")
         time.sleep(0.3)
         assert IndexerClient(started["indexer"]).height()[0] >= 2
         node = NodeClient(started["grpc"])
