@@ -164,6 +164,8 @@ def test_stateful_place_is_in_state_and_indexer_only_after_its_block(net: Chain)
     signed = _signed(net, place(order(1, flags=64)), sequence=0)
     assert net.node.broadcast(signed.tx_bytes, signed.tx_hash).code == 0
     assert net.node.get_tx(signed.tx_hash) is None and status_of(net.emu, 1, 64) == "404"
+    with pytest.raises(KeyError, match="advance first"):  # nothing to match before its block
+        net.emu.fill(_uuid(1, 64))
     net.emu.advance(1)
     assert net.node.get_tx(signed.tx_hash).code == 0
     assert _order_json(net.emu, 1, 64)["createdAtHeight"] == "2"
