@@ -82,6 +82,17 @@ def test_trigger_on_non_conditional_is_6001_and_off_grid_trigger_is_12(net: Chai
     assert net.send(place(off_grid)) == ("clob", 12)  # keeper/orders.go, SubticksPerTick
 
 
+def test_order_router_and_builder_code_are_checked(net: Chain) -> None:
+    from v4_proto.dydxprotocol.clob.order_pb2 import BuilderCodeParameters
+
+    assert net.send(place(order(1, order_router_address="cosmos1xyz"))) == ("clob", 11000)
+    assert net.send(place(order(2, order_router_address=TEST_ADDRESS))) == ("", 0)
+    no_fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=0)
+    assert net.send(place(order(3, builder_code_parameters=no_fee))) == ("clob", 50)
+    fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=10_000)
+    assert net.send(place(order(4, builder_code_parameters=fee))) == ("", 0)
+
+
 # --- IOC never rests; the Indexer's two stores -------------------------------------------------
 def test_ioc_remainder_never_rests_and_the_indexer_answers_404(net: Chain) -> None:
     assert net.send(place(order(1, tif=IOC))) == ("", 0)
