@@ -61,6 +61,14 @@ def test_version_9_6_1_window_40_and_older_versions_window_20() -> None:
         net.node.close()
 
 
+def test_ante_handler_order_sequence_before_signature_before_clob(net: Chain) -> None:
+    # app/ante.go clobAnteHandle: sigVerification (sequence, then signature) runs before
+    # the ClobDecorator's "short-term message must be alone" (sdk 18).
+    assert net.send(place(order(1)), place(order(2)), chain_id="x") == ("sdk", 4)
+    stateful = place(order(3, flags=64))
+    assert net.send(stateful, sequence=5, chain_id="x") == ("sdk", 32)
+
+
 # --- MsgPlaceOrder.ValidateBasic: types/message_place_order.go -------------------------------
 def test_fill_or_kill_is_clob_48_before_anything_else(net: Chain) -> None:
     assert net.send(place(order(1, tif=FOK))) == ("clob", 48)
