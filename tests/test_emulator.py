@@ -141,7 +141,8 @@ def test_wrong_account_number_is_sdk_4(net: Chain) -> None:
 
 def test_signer_must_own_the_subaccount(net: Chain) -> None:
     net.node.account(OTHER.address)
-    assert net.send(place(order(1)), wallet=OTHER)[1] == 4
+    # x/auth/ante SetPubKeyDecorator: the key must be the signer's (the owner's): sdk 8.
+    assert net.send(place(order(1)), wallet=OTHER) == ("sdk", 8)
 
 
 def test_unknown_account_is_sdk_9(net: Chain) -> None:

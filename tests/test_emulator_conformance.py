@@ -61,6 +61,14 @@ def test_version_9_6_1_window_40_and_older_versions_window_20() -> None:
         net.node.close()
 
 
+def test_ante_handler_order_sequence_before_signature_before_clob(net: Chain) -> None:
+    # app/ante.go clobAnteHandle: sigVerification (sequence, then signature) runs before
+    # the ClobDecorator's "short-term message must be alone" (sdk 18).
+    assert net.send(place(order(1)), place(order(2)), chain_id="x") == ("sdk", 4)
+    stateful = place(order(3, flags=64))
+    assert net.send(stateful, sequence=5, chain_id="x") == ("sdk", 32)
+
+
 # --- MsgPlaceOrder.ValidateBasic: types/message_place_order.go -------------------------------
 def test_fill_or_kill_is_clob_48_before_anything_else(net: Chain) -> None:
     assert net.send(place(order(1, tif=FOK))) == ("clob", 48)
@@ -80,6 +88,17 @@ def test_trigger_on_non_conditional_is_6001_and_off_grid_trigger_is_12(net: Chai
         2, flags=32, condition_type=1, conditional_order_trigger_subticks=4_800_000_001
     )
     assert net.send(place(off_grid)) == ("clob", 12)  # keeper/orders.go, SubticksPerTick
+
+
+def test_order_router_and_builder_code_are_checked(net: Chain) -> None:
+    from v4_proto.dydxprotocol.clob.order_pb2 import BuilderCodeParameters
+
+    assert net.send(place(order(1, order_router_address="cosmos1xyz"))) == ("clob", 11000)
+    assert net.send(place(order(2, order_router_address=TEST_ADDRESS))) == ("", 0)
+    no_fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=0)
+    assert net.send(place(order(3, builder_code_parameters=no_fee))) == ("clob", 50)
+    fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=10_000)
+    assert net.send(place(order(4, builder_code_parameters=fee))) == ("", 0)
 
 
 # --- IOC never rests; the Indexer's two stores -------------------------------------------------
@@ -164,6 +183,8 @@ def test_stateful_place_is_in_state_and_indexer_only_after_its_block(net: Chain)
     signed = _signed(net, place(order(1, flags=64)), sequence=0)
     assert net.node.broadcast(signed.tx_bytes, signed.tx_hash).code == 0
     assert net.node.get_tx(signed.tx_hash) is None and status_of(net.emu, 1, 64) == "404"
+    with pytest.raises(KeyError, match="advance first"):  # nothing to match before its block
+        net.emu.fill(_uuid(1, 64))
     net.emu.advance(1)
     assert net.node.get_tx(signed.tx_hash).code == 0
     assert _order_json(net.emu, 1, 64)["createdAtHeight"] == "2"

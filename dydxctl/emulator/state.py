@@ -142,9 +142,13 @@ class ChainState:
             return record if record is not None and record.height <= self.height else None
 
     def find(self, uuid: str) -> LiveOrder | None:
+        """The order on the book or in state with this Indexer uuid; KeyError, saying why,
+        for a stateful placement still waiting for its block."""
         for live in self.book.values():
             if uuid_of(live.order.order_id) == uuid:
                 return live
+        if any(uuid_of(order.order_id) == uuid for order in self.uncommitted_places.values()):
+            raise KeyError(f"order {uuid} is not in state until its block: advance first")
         return None
 
     # --- the block ----------------------------------------------------------------------
