@@ -330,7 +330,7 @@ def _refuse_final(row: dict[str, Any], *, evidence: str = "") -> None:
             order_id=row["order_id"],
         )
     if status == "REJECTED":
-        raise OrderNotFound(
+        raise AlreadyFinal(
             f"Order {row['order_id']} was never on the book: its placement was rejected{why}. "
             "Nothing was sent.",
             "Nothing to cancel.",

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain
-from dydxctl.durations import format_unix, good_til_to_unix
-from dydxctl.errors import BadInput
+from dydxctl.durations import format_unix
 
 if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
@@ -30,6 +29,11 @@ class ChainClock:
 
     height: int
     time_unix: int
+    time_ms: int = 0  # the same time in milliseconds, when the node gave it
+
+    @property
+    def millis(self) -> int:
+        return self.time_ms or self.time_unix * 1000
 
 
 def chain_clock(rt: Runtime) -> ChainClock:
@@ -42,7 +46,7 @@ def chain_clock(rt: Runtime) -> ChainClock:
 
 def fresh_chain_clock(rt: Runtime) -> ChainClock:
     latest = rt.node().latest_block()
-    clock = ChainClock(latest.height, latest.time_unix)
+    clock = ChainClock(latest.height, latest.time_unix, latest.time_ms)
     rt._cache["chain_clock"] = clock
     return clock
 
@@ -69,26 +73,6 @@ def expiry_evidence(row: dict[str, Any], clock: ChainClock) -> str:
 def blocks_left(row: dict[str, Any], clock: ChainClock) -> int:
     """Blocks until a short-term order's expiry (0 once expired)."""
     return max(0, (row.get("good_til_block") or 0) - clock.height)
-
-
-def good_til_block_time(text: str, clock: ChainClock) -> int:
-    """A --good-til value as GTBT: durations count from the latest block time, so the
-    largest value accepted here (95 d) is accepted by the chain (clob 3003 / 3004)."""
-    gtbt = good_til_to_unix(text, clock.time_unix)
-    if gtbt <= clock.time_unix:
-        raise BadInput(
-            f"The good-til time {format_unix(gtbt)} is not after the chain's latest block time "
-            f"{format_unix(clock.time_unix)} (the chain refuses it with clob 3003).",
-            "Use a duration like 12h or a later ISO time.",
-        )
-    if gtbt > clock.time_unix + chain.STATEFUL_ORDER_TIME_WINDOW_SECONDS:
-        raise BadInput(
-            f"The good-til time {format_unix(gtbt)} is more than 95 days after the chain's "
-            f"latest block time {format_unix(clock.time_unix)} (StatefulOrderTimeWindow; "
-            "clob 3004).",
-            "Use at most 95d.",
-        )
-    return gtbt
 
 
 # --- the short-term window ----------------------------------------------------------------

@@ -87,7 +87,7 @@ def tx_landing(rt: Runtime, row: dict[str, Any], tx_hash: str, clock: ChainClock
         return Landing("pending", f"tx {tx_hash} is in no block yet")
     if sequence >= chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF:
         deadline_ms = sequence + NONCE_PAST_WINDOW_MS
-        if clock.time_unix * 1000 > deadline_ms:
+        if clock.millis > deadline_ms:
             return Landing(
                 "never",
                 f"tx {tx_hash} is in no block, and the block time is more than 30 s past its "
