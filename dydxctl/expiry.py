@@ -92,7 +92,7 @@ def short_block_window(rt: Runtime) -> int:
 def short_block_window_if_needed(rt: Runtime, blocks: int | None) -> int:
     """The window to check `blocks` against, asking the node only when it matters: every
     version allows chain.SHORT_BLOCK_WINDOW blocks, so fewer need no GetNodeInfo."""
-    if blocks is None or blocks <= chain.SHORT_BLOCK_WINDOW:
+    if blocks is None or 1 <= blocks <= chain.SHORT_BLOCK_WINDOW:
         return max(
             chain.SHORT_BLOCK_WINDOW, _WINDOWS.get((rt.settings.chain_id, rt.settings.grpc), 0)
         )
