@@ -372,10 +372,16 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
             _refuse_final(updated, evidence=verdict.evidence)
         if verdict.cancel_failed is not None:
             failed = verdict.cancel_failed
+            gone = (failed.codespace, failed.code) in codes.ORDER_GONE_CODES
             raise ChainRejected(
                 f"The cancel of {row['order_id']} did not take effect: {failed.evidence}. "
-                "The order is OPEN again.",
-                f"Run `dydxctl cancel {row['order_id']}` to send a new cancel.",
+                + (
+                    "Nothing yet shows how the order left the book, so it is OPEN again."
+                    if gone
+                    else "The order is OPEN again."
+                ),
+                f"Run `dydxctl cancel {row['order_id']}` to send a new cancel (it also tells "
+                "how the order ended if it is gone).",
                 codespace=failed.codespace or "none", code=failed.code,
                 order_id=row["order_id"], evidence=verdict.evidence,
             )  # fmt: skip
