@@ -37,18 +37,13 @@ class ChainClock:
 
 
 def chain_clock(rt: Runtime) -> ChainClock:
-    """One GetLatestBlock, memoised for the rest of this command (blocks are ~1 s apart;
-    the commands that wait ask `fresh_chain_clock`)."""
-    if "chain_clock" not in rt._cache:
-        rt._cache["chain_clock"] = fresh_chain_clock(rt)
-    return rt._cache["chain_clock"]
-
-
-def fresh_chain_clock(rt: Runtime) -> ChainClock:
+    """The latest block's height and time: one GetLatestBlock, never memoised (a bot's
+    Runtime lives for hours, and a stale height makes a short-term GTB the chain refuses)."""
     latest = rt.node().latest_block()
-    clock = ChainClock(latest.height, latest.time_unix, latest.time_ms)
-    rt._cache["chain_clock"] = clock
-    return clock
+    return ChainClock(latest.height, latest.time_unix, latest.time_ms)
+
+
+fresh_chain_clock = chain_clock  # the commands that wait ask for it by this name
 
 
 def is_expired(row: dict[str, Any], clock: ChainClock) -> bool:

@@ -123,8 +123,8 @@ def prune(
     if offline:
         height, now = None, int(time.time())
     else:
-        latest = rt.node().latest_block()
-        height, now = latest.height, latest.time_unix
+        clock = expiry.chain_clock(rt)
+        height, now = clock.height, clock.time_unix
     started = time.perf_counter()
     summary = store.prune(
         height=height, now_unix=now, keep_seconds=keep_seconds, dry_run=dry_run, progress=progress

@@ -485,3 +485,28 @@ def test_a_cancel_rebuilt_from_the_indexer_needs_no_grid(chain_cli: ChainCli) ->
     assert row["order_id_proto"] == _row(chain_cli, order["order_id"])["order_id_proto"]
     assert row["good_til_block_time"] == order["good_til_block_time"]
     assert row["price"] == "50000.123456"
+
+
+# --- the expiry module, with an injected chain clock -----------------------------------------
+def test_expiry_is_judged_by_the_injected_chain_clock_only() -> None:
+    from dydxctl.expiry import ChainClock, expiry_evidence, is_expired
+
+    short = {"order_flags": 0, "good_til_block": 100}
+    assert not is_expired(short, ChainClock(99, 0))
+    assert is_expired(short, ChainClock(100, 0))  # block GTB processed: gone
+    assert "height 100 ≥ good_til_block 100" in expiry_evidence(short, ChainClock(100, 0))
+    stateful = {"order_flags": 64, "good_til_block_time": 1_900_000_000}
+    # The local clock is far past the GTBT here; only the block time counts.
+    assert not is_expired(stateful, ChainClock(5, 1_899_999_999))
+    assert is_expired(stateful, ChainClock(5, 1_900_000_000))  # clob 3003 from now on
+    assert ChainClock(1, 2).millis == 2000 and ChainClock(1, 2, 2500).millis == 2500
+
+
+def test_cancel_all_leaves_a_pending_stateful_cancel_alone(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(1)
+    first = chain_cli.json("cancel", order["order_id"])
+    outcome = chain_cli.json("cancel", "--all")  # its cancel is in the mempool: not re-sent
+    assert [o["outcome"] for o in outcome["orders"]] == ["CANCEL_PENDING"]
+    assert _row(chain_cli, order["order_id"])["cancel_tx_hash"] == first["cancel_tx_hash"]
+    assert chain_cli.broadcasts() == 2
