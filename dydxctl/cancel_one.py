@@ -357,8 +357,11 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
     while True:
         clock = expiry.fresh_chain_clock(rt)
         current = store.get(row["order_id"]) or row
+        indexer_height = finality.IndexerHeight(rt)
+        if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
+            indexer_height()  # before the order: what it shows is at least this recent
         data = rt.indexer().order(row["order_id"])
-        verdict = finality.judge(rt, current, data, clock)
+        verdict = finality.judge(rt, current, data, clock, indexer_height)
         updated = finality.apply(store, current, verdict)
         status = updated["status"]
         if status == "CANCELED":

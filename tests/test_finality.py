@@ -510,3 +510,19 @@ def test_cancel_all_leaves_a_pending_stateful_cancel_alone(chain_cli: ChainCli) 
     assert [o["outcome"] for o in outcome["orders"]] == ["CANCEL_PENDING"]
     assert _row(chain_cli, order["order_id"])["cancel_tx_hash"] == first["cancel_tx_hash"]
     assert chain_cli.broadcasts() == 2
+
+
+def test_a_lagging_indexer_never_settles_a_short_term_order(chain_cli: ChainCli) -> None:
+    """A 404 (or no fill) from an Indexer that has not reached the blocks in question proves
+    nothing: the order is settled only once the Indexer catches up."""
+    chain_cli.emu.set_indexer_lag(3)
+    chain_cli.emu.advance(5)  # chain at 6, the Indexer at 3 (the emulator's Indexer height
+    # never goes down, so it only trails once the chain has moved on after the lag was set)
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
+    assert chain_cli.json("cancel", order["order_id"])["outcome"] == "CANCEL_PENDING"
+    assert chain_cli.json("sync")["changed"] == []  # 404, but the Indexer is 3 blocks behind
+    chain_cli.emu.advance(3)  # height 9 ≥ GTB 9; the Indexer is at 6
+    assert chain_cli.json("sync")["changed"] == []
+    chain_cli.emu.advance(3)
+    [changed] = chain_cli.json("sync")["changed"]
+    assert changed["status"] == "CANCELED" and "can no longer fill" in changed["detail"]
