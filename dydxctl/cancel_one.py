@@ -250,13 +250,20 @@ def _cancel_rejected(
     pair = (answer.codespace, answer.code)
     rejection = answer.rejection()
     if pair in codes.CANCEL_ALREADY_PENDING_CODES:
+        # The earlier cancel (e.g. one whose answer was lost) is the one that counts: keep
+        # its hash for the block result, not this refused retry's.
+        store.update_fields(row["order_id"], cancel_tx_hash=previous_cancel)
         stored = finality.settle(store, row, "CANCEL_PENDING", None, rejection.message)
         store.record_cancel_attempt(
             row["order_id"], market=row["market"], success=True, latency_ms=_ms(started),
             tx_hash=answer.tx_hash, detail="cancel already pending",
         )  # fmt: skip
         return CancelResult(
-            stored, "CANCEL_PENDING", "A cancel for this order already exists on the chain.",
+            stored, "CANCEL_PENDING",
+            "A cancel for this order already exists on the chain "
+            f"({answer.codespace} {answer.code}): "
+            + (f"the earlier one, {previous_cancel}, whose answer was lost, got there; "
+               "nothing new was sent." if previous_cancel else "nothing new was sent."),
             tx_hash=previous_cancel, latency_ms=_ms(started), source=source,
         )  # fmt: skip
     _record_attempt(store, row, started, rejection, tx_hash=answer.tx_hash)

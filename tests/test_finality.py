@@ -526,3 +526,19 @@ def test_a_lagging_indexer_never_settles_a_short_term_order(chain_cli: ChainCli)
     chain_cli.emu.advance(3)
     [changed] = chain_cli.json("sync")["changed"]
     assert changed["status"] == "CANCELED" and "can no longer fill" in changed["detail"]
+
+
+def test_retried_stateful_cancel_after_a_lost_answer_says_the_first_one_counts(
+    chain_cli: ChainCli,
+) -> None:
+    order = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(1)
+    chain_cli.emu.fail_next("BroadcastTx", after_apply=True)
+    chain_cli.json("cancel", order["order_id"], expect_exit=7)
+    first = _row(chain_cli, order["order_id"])["cancel_tx_hash"]
+    again = chain_cli.json("cancel", order["order_id"])  # clob 32: the first is pending
+    assert again["outcome"] == "CANCEL_PENDING" and "answer was lost" in again["message"]
+    assert _row(chain_cli, order["order_id"])["cancel_tx_hash"] == first
+    chain_cli.emu.advance(1)
+    [changed] = chain_cli.json("sync")["changed"]
+    assert changed["status"] == "CANCELED" and first in changed["detail"]
