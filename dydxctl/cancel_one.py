@@ -94,7 +94,9 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         ) from None
     existing = store.get(row["order_id"])
     if existing is not None:
-        return existing, "indexer"
+        # With metadata lookups off, the Indexer's fields are what the cancel is built from;
+        # the stored row only names the order whose status is updated.
+        return (existing if features.cancel_from_metadata else row), "indexer"
     if record:
         store.insert_order(row, detail="recorded from the Indexer")
     return row, "indexer"

@@ -240,7 +240,7 @@ def settle(
 ) -> dict[str, Any]:
     """Move a row to `status` when the status machine allows it; otherwise leave it.
     Moving to its own status records the evidence as an event (e.g. "in a block")."""
-    from dydxctl.errors import OrderNotFound
+    from dydxctl.errors import InternalError, OrderNotFound
     from dydxctl.store import TRANSITIONS
 
     current = store.get(row["order_id"])
@@ -255,6 +255,13 @@ def settle(
         return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
     except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
         return row
+    except InternalError:
+        # Another process moved the row between our read and our write (e.g. a concurrent
+        # sync settled it): its newer status stands. Same status as read: a real bug.
+        latest = store.get(row["order_id"])
+        if latest is not None and latest["status"] != current["status"]:
+            return latest
+        raise
 
 
 def apply(store: Store, row: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
