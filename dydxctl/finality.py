@@ -273,3 +273,32 @@ def apply(store: Store, row: dict[str, Any], verdict: Verdict) -> dict[str, Any]
     if same and not verdict.evidence.startswith(CONFIRMED_PREFIX):
         return current  # type: ignore[return-value]
     return settle(store, row, verdict.status, None, verdict.evidence)
+
+
+def refuse_final(row: dict[str, Any], *, evidence: str = "") -> None:
+    """Raise the documented error for an order in a final state (exit 4 or 5)."""
+    from dydxctl.errors import AlreadyFinal, OrderExpired
+
+    status = row["status"]
+    why = f" ({evidence})" if evidence else ""
+    if status in ("FILLED", "CANCELED"):
+        raise AlreadyFinal(
+            f"Order {row['order_id']} is already {status.lower()}{why}. Nothing was sent.",
+            "Nothing to cancel.",
+            order_id=row["order_id"],
+            status=status,
+        )
+    if status == "EXPIRED":
+        raise OrderExpired(
+            f"Order {row['order_id']} has expired{why}. Nothing was sent.",
+            "`dydxctl prune-expired` will clean it up.",
+            order_id=row["order_id"],
+        )
+    if status == "REJECTED":
+        raise AlreadyFinal(
+            f"Order {row['order_id']} was never on the book: its placement was rejected{why}. "
+            "Nothing was sent.",
+            "Nothing to cancel.",
+            order_id=row["order_id"],
+            status=status,
+        )
