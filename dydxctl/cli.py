@@ -402,7 +402,14 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final: exit 0 CANCELED, 4 FILLED, "
+            "5 EXPIRED, 6 the cancel failed in its block, 11 timed out.",
+        ),
+    ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
