@@ -64,7 +64,7 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
                 ),
                 f"Run `dydxctl cancel {row['order_id']}` to send a new cancel (it also tells "
                 "how the order ended if it is gone).",
-                codespace=failed.codespace or "none", code=failed.code,
+                codespace=failed.codespace, code=failed.code,
                 order_id=row["order_id"], evidence=verdict.evidence,
             )  # fmt: skip
         if time.monotonic() > deadline:
