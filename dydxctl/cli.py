@@ -337,9 +337,12 @@ def place_command(
             help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
         ),
     ] = "limit",
-    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    time_in_force: Annotated[
+        str | None, typer.Option(help="gtt, ioc or post-only (fok is refused by the chain).")
+    ] = None,
     good_til_blocks: Annotated[
-        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+        int | None,
+        typer.Option(help="Short-term order living N blocks (1..ShortBlockWindow: 40 on v9.5+)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -347,7 +350,7 @@ def place_command(
     ] = None,
     trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
     reduce_only: Annotated[
-        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+        bool, typer.Option("--reduce-only", help="Only reduce a position (IOC orders only).")
     ] = False,
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
@@ -399,7 +402,14 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final: exit 0 CANCELED, 4 FILLED, "
+            "5 EXPIRED, 6 the cancel failed in its block, 11 timed out.",
+        ),
+    ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
@@ -442,6 +452,8 @@ def cancel_command(
         **result.extra,
     }
     render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
+    # FILLED / EXPIRED / timeouts after --wait are raised as their errors (exit 4 / 5 / 11);
+    # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
 @app.command("prune-expired")
@@ -498,10 +510,12 @@ def sync_command(
     if runtime.settings.json:
         render.emit_json(outcome)
     else:
-        rows = outcome["changed"] + outcome["imported"]
+        rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
             f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
             f"{len(outcome['imported'])} imported"
+            + (f", {len(outcome['errors'])} not checked" if outcome["errors"] else "")
+            + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else "")
         )
         render.show(render.rows_table(rows, title=title))
 
