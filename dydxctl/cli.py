@@ -271,9 +271,12 @@ def place_command(
             help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
         ),
     ] = "limit",
-    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    time_in_force: Annotated[
+        str | None, typer.Option(help="gtt, ioc or post-only (fok is refused by the chain).")
+    ] = None,
     good_til_blocks: Annotated[
-        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+        int | None,
+        typer.Option(help="Short-term order living N blocks (1..ShortBlockWindow: 40 on v9.5+)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -281,7 +284,7 @@ def place_command(
     ] = None,
     trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
     reduce_only: Annotated[
-        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+        bool, typer.Option("--reduce-only", help="Only reduce a position (IOC orders only).")
     ] = False,
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
@@ -341,7 +344,14 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, _subaccount_option("With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final: exit 0 CANCELED, 4 FILLED, "
+            "5 EXPIRED, 6 the cancel failed in its block, 11 timed out.",
+        ),
+    ] = False,
     wait_timeout: Annotated[
         float, typer.Option(min=0.1, max=3600, help="Seconds --wait may take.")
     ] = 60.0,
@@ -393,6 +403,8 @@ def cancel_command(
         **result.extra,
     }
     render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
+    # FILLED / EXPIRED / timeouts after --wait are raised as their errors (exit 4 / 5 / 11);
+    # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
 @app.command(cls=StrictCommand, name="prune-expired")
@@ -462,10 +474,12 @@ def sync_command(
             else "`dydxctl sync --import` also records orders placed elsewhere.",
         )
     else:
-        rows = outcome["changed"] + outcome["imported"]
+        rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
             f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
             f"{len(outcome['imported'])} imported"
+            + (f", {len(outcome['errors'])} not checked" if outcome["errors"] else "")
+            + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else "")
         )
         render.show(render.rows_table(rows, title=title))
 
@@ -534,6 +548,9 @@ def emulator_command(
     indexer_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
     ] = 3002,
+    rpc_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="CometBFT JSON-RPC port (0: any free).")
+    ] = 26657,
     block_time: Annotated[
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
@@ -541,20 +558,36 @@ def emulator_command(
     state_dir: Annotated[
         Path | None, typer.Option(help="Keep the chain's state here across restarts.")
     ] = None,
+    app_version: Annotated[
+        str,
+        typer.Option(help="Protocol version to emulate (9.4.0 and older: ShortBlockWindow 20)."),
+    ] = "9.6.1",
+    rate_limits: Annotated[
+        bool,
+        typer.Option("--rate-limits", help="Enforce the genesis block rate limits (clob 5001)."),
+    ] = False,
 ) -> None:
     """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    from dydxctl.emulator.foreground import run_foreground
+    from dydxctl.emulator.foreground import EmulatorStartError, run_foreground
 
     runtime = runtime_of(ctx)
-    run_foreground(
-        grpc_port=grpc_port,
-        indexer_port=indexer_port,
-        block_time_s=_seconds(block_time),
-        latency_ms=latency_ms,
-        chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
-        as_json=runtime.settings.json,
-        state_dir=state_dir,
-    )
+    try:
+        run_foreground(
+            grpc_port=grpc_port,
+            indexer_port=indexer_port,
+            rpc_port=rpc_port,
+            block_time_s=_seconds(block_time),
+            latency_ms=latency_ms,
+            chain_id=runtime.settings.chain_id
+            if runtime.settings.network.name == "local"
+            else None,
+            as_json=runtime.settings.json,
+            state_dir=state_dir,
+            app_version=app_version,
+            rate_limits=rate_limits,
+        )
+    except EmulatorStartError as exc:
+        raise BadInput(str(exc), "Check the emulator options.") from None
 
 
 # The emulator's block time: 0 (clock stopped) up to an hour.
