@@ -274,7 +274,7 @@ def _short_term_cancel(state: ChainState, key: tuple, gtb: int) -> None:
     book = state.orders.get(key)
     if book is not None and book.live and book.order.good_til_block <= gtb:
         book.live = False
-        state._set_status(book, "BEST_EFFORT_CANCELED")
+        state._set_status(book, "BEST_EFFORT_CANCELED", "USER_CANCELED")
 
 
 def _batch_cancel(state: ChainState, msg: Any) -> None:

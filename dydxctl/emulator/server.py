@@ -16,7 +16,9 @@ import grpc
 
 from dydxctl.emulator.grpc_api import add_services
 from dydxctl.emulator.rest_api import IndexerHTTPServer
+from dydxctl.emulator.socks_feed import SocksFeed, socks_snapshot
 from dydxctl.emulator.state import CHAIN_ID, ChainState, load_state, save_state
+from dydxctl.emulator.ws_api import SocksServer
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,6 +29,7 @@ class Emulator:
         *,
         grpc_port: int = 0,
         indexer_port: int = 0,
+        ws_port: int = 0,
         block_time_s: float = 1.0,
         latency_ms: float = 0.0,
         chain_id: str = CHAIN_ID,
@@ -35,11 +38,13 @@ class Emulator:
         self.state = ChainState(chain_id=chain_id, block_time_s=block_time_s)
         self.state_dir = state_dir
         self.restored = bool(state_dir) and load_state(self.state, state_dir)
-        self.requested_ports = (grpc_port, indexer_port)
+        self.requested_ports = (grpc_port, indexer_port, ws_port)
         self.block_time_s = block_time_s
         self.latency_ms = latency_ms
         self.grpc_port = 0
         self.indexer_port = 0
+        self.ws_port = 0
+        self.socks: SocksServer | None = None
         self._calls: list[dict[str, Any]] = []
         self._faults: dict[str, list[dict[str, Any]]] = {}
         self._hooks_lock = threading.Lock()
@@ -66,6 +71,11 @@ class Emulator:
         )
         http_thread.start()
         self._threads.append(http_thread)
+        self.socks = SocksServer(
+            LOOPBACK, self.requested_ports[2], self._socks_snapshot, self.state.lock
+        ).start()
+        self.ws_port = self.socks.port
+        self.state.listeners.append(SocksFeed(self.state, self.socks).on_change)
         if self.block_time_s > 0:
             clock = threading.Thread(target=self._clock, name="block-clock", daemon=True)
             clock.start()
@@ -76,6 +86,8 @@ class Emulator:
         self._stop.set()
         if self.state_dir is not None:
             save_state(self.state, self.state_dir)
+        if self.socks is not None:
+            self.socks.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -103,6 +115,14 @@ class Emulator:
     @property
     def indexer_url(self) -> str:
         return f"http://{LOOPBACK}:{self.indexer_port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The Indexer websocket (socks), on its own port as in dYdX's localnet."""
+        return f"ws://{LOOPBACK}:{self.ws_port}/v4/ws"
+
+    def _socks_snapshot(self, address: str, number: int, parent: bool) -> dict[str, Any]:
+        return socks_snapshot(self.state, address, number, parent)
 
     # --- test hooks ---
     def advance(self, blocks: int = 1) -> int:
@@ -149,4 +169,5 @@ class Emulator:
                 "accounts": len(state.accounts),
                 "grpc": self.grpc_target,
                 "indexer": self.indexer_url,
+                "websocket": self.ws_url,
             }

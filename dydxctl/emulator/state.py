@@ -99,6 +99,9 @@ class ChainState:
         self.removed_this_block: set[tuple] = set()
         self.txs: dict[str, TxRecord] = {}
         self.require_existing_accounts = False
+        # Called (under the lock) with (book, removal reason or None) on every change the
+        # Indexer would announce on its websocket; the emulator's socks server listens.
+        self.listeners: list[Any] = []
 
     # --- accounts ---
     def account(self, address: str, *, create: bool = True) -> Account | None:
@@ -127,7 +130,7 @@ class ChainState:
         for key in list(self.pending_stateful_cancels):
             book = self.orders.get(key)
             if book is not None and book.live:
-                self._remove(book, "CANCELED")
+                self._remove(book, "CANCELED", "USER_CANCELED")
             del self.pending_stateful_cancels[key]
 
     def _expire(self) -> None:
@@ -139,23 +142,28 @@ class ChainState:
                 # Removed once block GTB is processed; the Indexer then says CANCELED.
                 if self.height >= gtb:
                     if book.live:
-                        self._remove(book, "CANCELED")
+                        self._remove(book, "CANCELED", "EXPIRED")
                     elif book.status == "BEST_EFFORT_CANCELED":
                         self._set_status(book, "CANCELED")
             elif book.live and self.block_time >= book.order.good_til_block_time:
-                self._remove(book, "CANCELED")
+                self._remove(book, "CANCELED", "EXPIRED")
         for key, cancel_gtb in list(self.short_term_cancels.items()):
             if self.height >= cancel_gtb:
                 del self.short_term_cancels[key]
 
-    def _set_status(self, book: BookOrder, status: str) -> None:
+    def _set_status(self, book: BookOrder, status: str, reason: str | None = None) -> None:
         book.status = status
         book.updated_height = self.height
         book.updated_at = self.block_time
+        self._announce(book, reason)
 
-    def _remove(self, book: BookOrder, status: str) -> None:
+    def _announce(self, book: BookOrder, reason: str | None) -> None:
+        for listener in self.listeners:
+            listener(book, reason)
+
+    def _remove(self, book: BookOrder, status: str, reason: str) -> None:
         book.live = False
-        self._set_status(book, status)
+        self._set_status(book, status, reason)
         self.removed_this_block.add(book.key)
 
     # --- order book changes ---
@@ -173,6 +181,7 @@ class ChainState:
         )
         self.orders[book.key] = book
         self.by_uuid[book.uuid] = book
+        self._announce(book, None)
         return book
 
     def fill(self, uuid: str, quantums: int | None = None) -> BookOrder:
@@ -185,7 +194,7 @@ class ChainState:
             amount = remaining if quantums is None else min(quantums, remaining)
             book.total_filled += amount
             if book.total_filled >= book.order.quantums:
-                self._remove(book, "FILLED")
+                self._remove(book, "FILLED", "FULLY_FILLED")
             else:
                 self._set_status(book, "OPEN")
             return book
