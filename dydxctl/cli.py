@@ -158,6 +158,10 @@ def main_options(
         str | None, typer.Option(help="Indexer origin URL. (env DYDXCTL_INDEXER)")
     ] = None,
     chain_id: Annotated[str | None, typer.Option(help="Chain id. (env DYDXCTL_CHAIN_ID)")] = None,
+    websocket: Annotated[
+        str | None,
+        typer.Option(help="Indexer websocket URL, ws(s)://…/v4/ws. (env DYDXCTL_WEBSOCKET)"),
+    ] = None,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -196,6 +200,7 @@ def main_options(
         "config": str(config) if config else None, "json": json_output or None,
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
         "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
+        "websocket": websocket,
     }  # fmt: skip
     from dydxctl.config import environ, resolve
     from dydxctl.runtime import Runtime
@@ -563,6 +568,15 @@ def emulator_command(
     indexer_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
     ] = 3002,
+    ws_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Indexer websocket port (0: any free). Default: the Indexer port + 1, as in "
+            "dYdX's localnet (3003), or any free one with --indexer-port 0.",
+        ),
+    ] = None,
     block_time: Annotated[
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
@@ -570,20 +584,36 @@ def emulator_command(
     state_dir: Annotated[
         Path | None, typer.Option(help="Keep the chain's state here across restarts.")
     ] = None,
+    app_version: Annotated[
+        str,
+        typer.Option(help="Protocol version to emulate (9.4.0 and older: ShortBlockWindow 20)."),
+    ] = "9.6.1",
+    rate_limits: Annotated[
+        bool,
+        typer.Option("--rate-limits", help="Enforce the genesis block rate limits (clob 5001)."),
+    ] = False,
 ) -> None:
     """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    from dydxctl.emulator.foreground import run_foreground
+    from dydxctl.emulator.foreground import EmulatorStartError, run_foreground
 
     runtime = runtime_of(ctx)
-    run_foreground(
-        grpc_port=grpc_port,
-        indexer_port=indexer_port,
-        block_time_s=_seconds(block_time),
-        latency_ms=latency_ms,
-        chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
-        as_json=runtime.settings.json,
-        state_dir=state_dir,
-    )
+    try:
+        run_foreground(
+            grpc_port=grpc_port,
+            indexer_port=indexer_port,
+            ws_port=ws_port if ws_port is not None else (indexer_port + 1 if indexer_port else 0),
+            block_time_s=_seconds(block_time),
+            latency_ms=latency_ms,
+            chain_id=runtime.settings.chain_id
+            if runtime.settings.network.name == "local"
+            else None,
+            as_json=runtime.settings.json,
+            state_dir=state_dir,
+            app_version=app_version,
+            rate_limits=rate_limits,
+        )
+    except EmulatorStartError as exc:
+        raise BadInput(str(exc), "Check the emulator options.") from None
 
 
 def _seconds(text: str) -> float:
