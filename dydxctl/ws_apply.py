@@ -52,6 +52,8 @@ class OrderUpdate:
     good_til_block: int | None
     good_til_block_time: str | None
     subaccount_number: int | None
+    updated_height: int | None = None
+    updated_at: str | None = None  # the block time of that height (ISO)
 
     @property
     def final(self) -> bool:
@@ -92,6 +94,8 @@ def parse_order(item: Any, subaccount_number: int | None = None) -> OrderUpdate 
         good_til_block=_int(item.get("goodTilBlock")),
         good_til_block_time=item.get("goodTilBlockTime"),
         subaccount_number=_int(item.get("subaccountNumber", subaccount_number)),
+        updated_height=_int(item.get("updatedAtHeight")),
+        updated_at=item.get("updatedAt"),
     )
 
 
