@@ -36,7 +36,7 @@ from dydxctl.orders import (
     make_order_id,
     plan_order,
 )
-from dydxctl.store import TRANSITIONS
+from dydxctl.store import TRANSITIONS, IllegalTransition
 
 if TYPE_CHECKING:
     from dydxctl.node import BroadcastResult
@@ -645,6 +645,8 @@ def settle(
         return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
     except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
         return row
+    except IllegalTransition:  # another process (e.g. `watch`) settled it first
+        return store.get(row["order_id"]) or row
 
 
 def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
