@@ -41,7 +41,7 @@ class LiveOrder:
     """An order on the memclob (short-term) or in state (stateful)."""
 
     order: Any
-    triggered: bool = False  # conditional orders: in the untriggered store until triggered
+    triggered: bool = True  # False: a conditional order still in the untriggered store
 
 
 @dataclass
