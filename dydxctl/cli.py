@@ -344,7 +344,8 @@ def place_command(
     ] = "limit",
     time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
     good_til_blocks: Annotated[
-        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+        int | None,
+        typer.Option(help="Short-term order living N blocks (1..the node's ShortBlockWindow)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -447,6 +448,8 @@ def cancel_command(
         **result.extra,
     }
     render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
+    # FILLED / EXPIRED / timeouts after --wait are raised as their errors (exit 4 / 5 / 11);
+    # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
 @app.command("prune-expired")

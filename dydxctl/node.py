@@ -63,6 +63,11 @@ class BroadcastResult:
     def accepted(self) -> bool:
         return self.code == 0
 
+    @property
+    def already_sent(self) -> bool:
+        """sdk 19: the node's mempool cache holds these exact bytes from an earlier send."""
+        return (self.codespace, self.code) == codes.ALREADY_SENT
+
     def rejection(self) -> ChainRejected:
         return chain_rejection(self.codespace, self.code, self.log, tx_hash=self.tx_hash)
 
@@ -72,7 +77,8 @@ def chain_rejection(codespace: str, code: int, log_text: str = "", **details: An
     return ChainRejected(
         f"The chain refused the transaction: {codespace} {code} {described.name} — "
         f"{described.meaning}." + (f" Node log: {log_text}" if log_text else ""),
-        "Nothing was placed or cancelled by this transaction; check the order and try again.",
+        described.hint
+        or "Nothing was placed or cancelled by this transaction; check the order and try again.",
         codespace=codespace,
         code=code,
         name=described.name,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dydxctl import reconcile
+from dydxctl import finality
 from dydxctl.emulator import Emulator
 from dydxctl.lifecycle import CRASH_POINTS
 from dydxctl.store import Store
@@ -67,8 +67,9 @@ def test_kill_during_place(emulator: Emulator, tmp_path: Path, point: str, kind:
         cancelled = run_dydxctl(emulator, db, "cancel", row["order_id"])
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
         assert json.loads(cancelled.stdout)["outcome"] == "CANCEL_PENDING"
-    # sync settles what is left PENDING/UNKNOWN: an order never sent can never land.
-    monkeypatch.setattr(reconcile, "STATEFUL_LANDING_WINDOW_S", 0)
+    # sync settles what is left PENDING/UNKNOWN: an order never sent can never land once its
+    # timestamp nonce is out of the chain's window (shrunk here, so no 30 s wait).
+    monkeypatch.setattr(finality, "NONCE_PAST_WINDOW_MS", -1000)
     emulator.advance(25)
     cli = ChainCli(db, emulator)
     cli.json("sync")

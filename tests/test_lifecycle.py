@@ -311,7 +311,9 @@ def test_stateful_expiry_is_decided_by_the_chain_near_the_edge(chain_cli: ChainC
     assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
 
 
-def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> None:
+def test_long_expired_stateful_order_is_settled_by_the_chains_3003(chain_cli: ChainCli) -> None:
+    """The local clock never writes EXPIRED: the cancel goes out (one round trip, no
+    GetLatestBlock) and the chain's own clob 3003 is the evidence."""
     from tests.conftest import order_row
 
     row = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
@@ -319,7 +321,9 @@ def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> 
     with Store.open(chain_cli.db_path) as store:
         store.insert_order(row)
     err = chain_cli.json("cancel", row["order_id"], expect_exit=5)
-    assert err["error"]["kind"] == "expired" and chain_cli.broadcasts() == 0
+    assert err["error"]["kind"] == "expired" and "3003" in err["error"]["message"]
+    assert chain_cli.broadcasts() == 1
+    assert _row(chain_cli, row["order_id"])["status"] == "EXPIRED"
 
 
 def test_sync_asks_the_indexer_once_per_subaccount(chain_cli: ChainCli) -> None:
@@ -386,8 +390,11 @@ def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> No
     import threading
 
     threading.Timer(0.2, chain_cli.emu.fill, args=(order["order_id"],)).start()
-    result = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10")
-    assert result["outcome"] == "FILLED" and result["status"] == "FILLED"
+    err = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10",
+                         expect_exit=4)  # fmt: skip
+    assert err["error"]["details"]["status"] == "FILLED"
+    assert "Indexer: FILLED" in err["error"]["message"]
+    assert _row(chain_cli, order["order_id"])["status"] == "FILLED"
 
 
 def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: ChainCli) -> None:
