@@ -113,6 +113,10 @@ def cancel(
     row, source = find_order(rt, key, record=not dry_run)
     store = rt.store()
     _refuse_final(row)
+    if wait and not dry_run:  # listen before sending, so the removal cannot slip past
+        from dydxctl import ws_wait
+
+        ws_wait.follow(rt, row["address"], row["subaccount_number"])
     resent = ""
     if row["status"] == "CANCEL_PENDING" and not dry_run:
         row, resent = _recheck_pending(rt, row)
@@ -351,15 +355,22 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
     raise their documented errors (exit 4 / 5); a cancel that failed in its block raises
     ChainRejected (6); the timeout raises WaitTimedOut (11). A short-term wait ends by
     itself when the order's good-til-block passes."""
+    from dydxctl import ws_wait
+
     store = rt.store()
     row = result.order
     deadline = time.monotonic() + timeout_s
+    heard = ws_wait.listen_first(rt, store, row, WAIT_POLL_S)  # the websocket's evidence
     while True:
-        clock = expiry.fresh_chain_clock(rt)
         current = store.get(row["order_id"]) or row
-        data = rt.indexer().order(row["order_id"])
-        verdict = finality.judge(rt, current, data, clock)
-        updated = finality.apply(store, current, verdict)
+        if heard and current["status"] in ("CANCELED", "FILLED", "EXPIRED"):
+            verdict = finality.Verdict(current["status"], heard)
+            updated, data = current, None
+        else:
+            clock = expiry.fresh_chain_clock(rt)
+            data = rt.indexer().order(row["order_id"])
+            verdict = finality.judge(rt, current, data, clock)
+            updated = finality.apply(store, current, verdict)
         status = updated["status"]
         if status == "CANCELED":
             return CancelResult(
@@ -390,7 +401,7 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
                 order_id=row["order_id"], status=status, indexer_status=our_status(
                     (data or {}).get("status")) if data else None,
             )  # fmt: skip
-        time.sleep(WAIT_POLL_S)
+        heard = ws_wait.pause(rt, store, row, WAIT_POLL_S)
 
 
 def _record_attempt(

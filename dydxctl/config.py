@@ -214,8 +214,28 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         prune_keep=str(file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)),
         config_path=config_path,
         timeout_s=timeout_s,
-        websocket=str(pick("websocket", "DYDXCTL_WEBSOCKET", network.websocket)),
+        websocket=str(
+            pick("websocket", "DYDXCTL_WEBSOCKET", None)
+            or _websocket_for(network, pick("indexer", "DYDXCTL_INDEXER"))
+        ),
     )
+
+
+def _websocket_for(network: Network, indexer: str | None) -> str:
+    """The websocket beside an Indexer given by hand: the same origin with /v4/ws, as the
+    public Indexers serve it; on the local network socks listens on the Indexer's port + 1
+    (3002/3003 in v4-chain indexer/docker-compose-local-deployment.yml, and the emulator's
+    default). Without an Indexer override, the network's own websocket."""
+    if not indexer:
+        return network.websocket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(indexer if "://" in indexer else f"http://{indexer}")
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    if network.name == "local" and port:
+        port += 1
+    return f"{scheme}://{host}{f':{port}' if port else ''}/v4/ws"
 
 
 def environ() -> Mapping[str, str]:

@@ -183,10 +183,10 @@ class StreamApplier:
                 log.warning("ws: skipped an order without id/status: %.200r", item)
                 continue
             fills = fills_by_order.pop(update.order_id, [])
-            applied.append(self._apply_order(update, fills, snapshot=event.kind == "subscribed"))
+            applied.append(self.apply_order(update, fills, snapshot=event.kind == "subscribed"))
         return applied
 
-    def _apply_order(
+    def apply_order(
         self, update: OrderUpdate, fills: list[dict[str, Any]], *, snapshot: bool
     ) -> Applied:
         if self.store is None:

@@ -23,7 +23,7 @@ class WatchProcess:
     """`dydxctl --json watch …` whose NDJSON lines are read by a thread."""
 
     def __init__(self, emu: Any, db: Path, *args: str) -> None:
-        argv = dydxctl_argv(emu, db, "--websocket", emu.ws_url, "--json", "watch", *args)
+        argv = dydxctl_argv(emu, db, "--json", "watch", *args)
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=clean_env(DYDX_MNEMONIC=TEST_MNEMONIC),
@@ -134,10 +134,7 @@ def test_reconnect_loses_no_update(chain_cli: ChainCli, watch) -> None:
 
 
 def test_watch_needs_an_address_or_wallet(chain_cli: ChainCli) -> None:
-    result = chain_cli(
-        "--websocket", chain_cli.emu.ws_url, "--json", "watch", "--duration", "0.5",
-        env={"DYDX_MNEMONIC": ""},
-    )  # fmt: skip
+    result = chain_cli("--json", "watch", "--duration", "0.5", env={"DYDX_MNEMONIC": ""})
     assert result.exit_code == 10, result.output
 
 
@@ -149,3 +146,15 @@ def test_unreachable_websocket_is_shown_not_hidden(chain_cli: ChainCli) -> None:
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events and events[0]["event"] == "disconnected"
     assert "reconnecting" in events[0]["detail"]
+
+
+def test_cancel_wait_short_term_is_confirmed_by_the_websocket(chain_cli: ChainCli) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "20")
+    height = chain_cli.emu.state.height
+    started = time.monotonic()
+    result = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10")
+    elapsed = time.monotonic() - started
+    assert chain_cli.emu.state.height == height  # no block: only the websocket could say
+    assert result["outcome"] == "CANCELED" and result["status"] == "CANCELED"
+    assert result["evidence"].startswith("websocket: Indexer says BEST_EFFORT_CANCELED")
+    assert elapsed < 5
