@@ -362,6 +362,11 @@ def place_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; store and send nothing.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait until the Indexer has it on the book (or removed)."),
+    ] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 30.0,
 ) -> None:
     """Sign and broadcast an order; its metadata is stored before the broadcast."""
     from dydxctl import lifecycle
@@ -383,15 +388,27 @@ def place_command(
         client_id=client_id,
         subaccount=subaccount,
     )
+    placed: dict[str, Any] = {}
+    if wait and not dry_run:  # listen before sending, so nothing slips past
+        from dydxctl import ws_wait
+
+        ws_wait.follow(runtime, runtime.wallet().address, subaccount)
     result = lifecycle.place(runtime, request, dry_run=dry_run)
+    if wait and not dry_run:
+        placed = ws_wait.wait_placed(runtime, result.order, wait_timeout)
+        result.order = runtime.store().get(result.order["order_id"]) or result.order
     if runtime.settings.json:
         data = {**render.order_object(result.order), "tx_hash": result.tx_hash}
+        if placed:
+            data["evidence"] = placed["evidence"]
         if result.dry_run:
             data["dry_run"] = True
             data["tx_bytes"] = result.tx_bytes
         render.emit_json(data)
     else:
         title = "Dry run: signed, not sent" if result.dry_run else "Order placed"
+        if placed:
+            title += f" — {placed['evidence']}"
         render.show(render.order_detail(result.order, title=title))
 
 
@@ -405,7 +422,9 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow until final (websocket, else polling).")
+    ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
@@ -420,10 +439,17 @@ def cancel_command(
     if all_orders:
         from dydxctl.cancel_all import cancel_all
 
+        if wait and not dry_run:  # listen before sending, so nothing slips past
+            from dydxctl import ws_wait
+
+            ws_wait.follow(runtime, runtime.wallet().address, subaccount)
         outcome = cancel_all(
             runtime, market=market.upper() if market else None, subaccount=subaccount,
             dry_run=dry_run,
         )  # fmt: skip
+        if wait and not dry_run:
+            ws_wait.wait_all(runtime, outcome["orders"], wait_timeout)
+            outcome["summary"] += "; after --wait: " + ws_wait.outcome_counts(outcome["orders"])
         render.output(
             runtime.settings.json,
             outcome,

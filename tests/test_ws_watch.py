@@ -158,3 +158,29 @@ def test_cancel_wait_short_term_is_confirmed_by_the_websocket(chain_cli: ChainCl
     assert result["outcome"] == "CANCELED" and result["status"] == "CANCELED"
     assert result["evidence"].startswith("websocket: Indexer says BEST_EFFORT_CANCELED")
     assert elapsed < 5
+
+
+def test_cancel_all_wait_confirms_each_order(chain_cli: ChainCli) -> None:
+    short = [chain_cli.place(*LIMIT, "--good-til-blocks", "20") for _ in range(3)]
+    filled = short.pop()
+    chain_cli.emu.fill(filled["order_id"])  # the store does not know: cancelled, found FILLED
+    stateful = chain_cli.place(*LIMIT, "--good-til", "1h")
+    chain_cli.emu.advance(1)
+    threading.Timer(0.5, chain_cli.emu.advance, args=(1,)).start()  # the stateful cancel's block
+    result = chain_cli.json("cancel", "--all", "--wait", "--wait-timeout", "10")
+    outcomes = {r["order_id"]: r for r in result["orders"]}
+    for order in short:
+        assert outcomes[order["order_id"]]["outcome"] == "CANCELED"
+        assert outcomes[order["order_id"]]["evidence"].startswith("websocket:")
+    assert outcomes[stateful["order_id"]]["outcome"] == "CANCELED"
+    assert outcomes[filled["order_id"]]["outcome"] == "FILLED"
+    assert "after --wait: 3 CANCELED, 1 FILLED" in result["summary"]
+
+
+def test_place_wait_reports_the_book_or_the_removal(chain_cli: ChainCli) -> None:
+    resting = chain_cli.place(*LIMIT, "--good-til-blocks", "20", "--wait")
+    assert resting["status"] == "OPEN"
+    assert resting["evidence"].startswith("websocket: Indexer says BEST_EFFORT_OPENED")
+    ioc = chain_cli.place(*LIMIT, "--good-til-blocks", "20", "--time-in-force", "ioc", "--wait")
+    assert ioc["status"] == "CANCELED"
+    assert "IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK" in ioc["evidence"]

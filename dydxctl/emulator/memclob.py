@@ -112,7 +112,14 @@ def place(state: ChainState, order: Any) -> None:
             raise Reject(rules.CLOB, 2004, "IOC order is already filled")
         # There is no liquidity to match against here: the unmatched remainder of an IOC
         # order is removed in the same CheckTx; it never rests and the Indexer never keeps
-        # it (vulcan order-remove-handler.ts; no Postgres row without a fill).
+        # it (vulcan order-remove-handler.ts; no Postgres row without a fill). Its websocket
+        # still hears both (memclob.go PlaceOrder): the OrderPlace, then an OrderRemove
+        # BEST_EFFORT_CANCELED with reason IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK.
+        state.emit(lambda: state.indexer.announce(order, "BEST_EFFORT_OPENED"))
+        state.emit(lambda: state.indexer.announce(
+            order, "BEST_EFFORT_CANCELED", total_filled=0,
+            reason="ORDER_REMOVAL_REASON_IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK",
+        ))  # fmt: skip
         return
     state.rest_short_term(order)
 
