@@ -150,3 +150,31 @@ def test_parent_channel_hears_child_subaccounts(chain_cli: ChainCli, client: Cli
     message = client.recv()
     assert message["channel"] == "v4_parent_subaccounts"
     assert message["id"] == f"{TEST_ADDRESS}/0" and message["subaccountNumber"] == 128
+
+
+def test_admin_routes_drive_the_websocket(emulator: Any) -> None:
+    import urllib.request
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    def admin(path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            emulator.indexer_url + path, data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return json.loads(answer.read())
+
+    with connect(emulator.ws_url, open_timeout=5) as ws:
+        ws.recv(timeout=5)
+        assert admin("/admin/ws/inject", {"raw": "garbage"}) == {"ok": True}
+        assert ws.recv(timeout=5) == "garbage"
+        assert admin("/admin/ws/drop", {"refuse": True}) == {"dropped": 1}
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1012  # WS_CLOSE_CODE_SERVICE_RESTART
+    with connect(emulator.ws_url, open_timeout=5) as ws, pytest.raises(ConnectionClosed):
+        ws.recv(timeout=5)  # refused: closed at once
+    assert admin("/admin/ws/accept", {}) == {"ok": True}
+    with connect(emulator.ws_url, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "connected"

@@ -184,3 +184,23 @@ def test_place_wait_reports_the_book_or_the_removal(chain_cli: ChainCli) -> None
     ioc = chain_cli.place(*LIMIT, "--good-til-blocks", "20", "--time-in-force", "ioc", "--wait")
     assert ioc["status"] == "CANCELED"
     assert "IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK" in ioc["evidence"]
+
+
+def test_a_lost_message_is_a_gap_reconciled_from_rest(chain_cli: ChainCli, watch) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til", "1h")
+    chain_cli.emu.advance(1)
+    w = watch()
+    w.wait_for(event="reconciled")
+    chain_cli.emu.socks.lose_next()
+    chain_cli.emu.fill(order["order_id"])  # its message is lost on the way
+    chain_cli.emu.socks.inject("this is not JSON")  # logged and skipped, never fatal
+    other = chain_cli.place(*LIMIT, "--good-til-blocks", "20")  # the next message: a gap
+    gap = w.wait_for(event="gap")
+    assert "jumped" in gap["detail"]
+    reconciled = w.wait_for(event="reconciled", why="gap")
+    changed = {c["order_id"]: c["status"] for c in reconciled["changed"]}
+    assert changed[order["order_id"]] == "FILLED"
+    assert any(e["event"] == "malformed" for e in w.seen)
+    w.wait_for(event="order", order_id=other["order_id"])  # the stream goes on
+    with Store.open(chain_cli.db_path) as store:
+        assert store.get(order["order_id"])["status"] == "FILLED"

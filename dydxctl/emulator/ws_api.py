@@ -144,6 +144,7 @@ class SocksServer:
             threading.Thread(target=self._dispatch, name="socks-dispatch", daemon=True),
         ]
         self.published = itertools.count()
+        self._losing = 0  # messages still to lose (lose_next)
 
     def start(self) -> SocksServer:
         for thread in self._threads:
@@ -175,6 +176,15 @@ class SocksServer:
     def accept_connections(self) -> None:
         self._refusing.clear()
 
+    def lose_next(self, count: int = 1) -> None:
+        """Lose the next `count` messages to every subscriber, message_id counted all the
+        same — as a frame written to a dying socket is (socks helpers/wss.ts sendMessage)."""
+        self._queue.put(("lose", count))
+
+    def inject(self, raw: str) -> None:
+        """Send `raw` as is (a malformed frame) to every connection, in feed order."""
+        self._queue.put(("raw", raw))
+
     def connection_count(self) -> int:
         with self._registry_lock:
             return len(self._connections)
@@ -196,6 +206,15 @@ class SocksServer:
                 with self._registry_lock:
                     connection.subscriptions.add((channel, sub_id))
                 continue
+            if kind == "lose":
+                self._losing += item
+                continue
+            if kind == "raw":
+                with self._registry_lock:
+                    connections = list(self._connections.values())
+                for connection in connections:
+                    connection.send(item, count=False)
+                continue
             self._forward(item)
 
     def _forward(self, message: SocksMessage) -> None:
@@ -211,7 +230,13 @@ class SocksServer:
                 (c, key) for c in self._connections.values() for key in c.subscriptions
                 if key in targets
             ]  # fmt: skip
+        lose = self._losing > 0
+        self._losing -= 1 if lose else 0
         for connection, (channel, sub_id) in subscribed:
+            if lose:  # counted, never delivered
+                with connection.lock:
+                    connection.message_id += 1
+                continue
             connection.send({
                 "type": "channel_data", "id": sub_id, "channel": channel,
                 "version": SUBACCOUNTS_WEBSOCKET_MESSAGE_VERSION, "contents": message.contents,
