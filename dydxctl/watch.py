@@ -65,12 +65,15 @@ class WatchState:
     notes: list[str] = field(default_factory=list)
 
     def see_height(self, height: int | None, block_time: float | None = None) -> None:
-        if height is None or (self.height is not None and height <= self.height):
+        """A block the chain reached, with its time when known (REST /v4/height, an
+        update's updatedAt): the block rate comes from block times, the chain's clock."""
+        if height is None or (self.height is not None and height < self.height):
             return
-        self.height = height
         if block_time is not None:
             self.block_time = block_time
-        self.heights_seen = [*self.heights_seen[-19:], (time.monotonic(), height)]
+            if not self.heights_seen or self.heights_seen[-1][1] < height:
+                self.heights_seen = [*self.heights_seen[-19:], (block_time, height)]
+        self.height = height
 
     def seconds_per_block(self) -> Decimal:
         if len(self.heights_seen) < 2:
@@ -78,7 +81,7 @@ class WatchState:
         (t0, h0), (t1, h1) = self.heights_seen[0], self.heights_seen[-1]
         if h1 <= h0 or t1 <= t0:
             return DEFAULT_BLOCK_S
-        return Decimal(str(round((t1 - t0) / (h1 - h0), 3)))
+        return Decimal(str(round((t1 - t0) / (h1 - h0), 2)))
 
     def apply(self, applied: Applied, now: float) -> Line:
         u = applied.update

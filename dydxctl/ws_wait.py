@@ -160,7 +160,10 @@ def follow(rt: Runtime, address: str, subaccount: int) -> OrderFollower | None:
         rt._cache[key] = follower
         follower.first_try.wait(CONNECT_GRACE_S)
         if not follower.subscribed.is_set():
-            log.warning("ws: %s not reachable; --wait polls instead", rt.settings.websocket)
+            log.warning(
+                "ws: %s not reachable; --wait follows the order by polling instead",
+                rt.settings.websocket,
+            )
     return rt._cache[key]
 
 

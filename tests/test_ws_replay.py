@@ -105,3 +105,19 @@ def test_server_error_message_is_an_error_event() -> None:
     (event,) = replay([load("v4_error")])
     assert event.kind == "error"
     assert "could not fetch data" in event.detail
+
+
+def test_watch_time_left_runs_on_the_chain_clock() -> None:
+    from dydxctl.watch import WatchState
+
+    state = WatchState()
+    state.see_height(100, 1_000.0)
+    state.see_height(110, 1_011.0)  # 1.1 s per block by the chain's block times
+    assert str(state.seconds_per_block()) == "1.1"
+    from dydxctl.watch import Line
+
+    short = Line("a", status="OPEN", good_til_block=130)
+    assert state.time_left(short) == "20 blocks (~22s)"
+    stateful = Line("b", status="OPEN", good_til_block_time="1970-01-01T00:20:11Z")
+    assert state.time_left(stateful) == "3m 20s"  # 1211 - 1011
+    assert state.time_left(Line("c", status="CANCELED", good_til_block=130)) == "-"
