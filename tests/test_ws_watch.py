@@ -204,3 +204,13 @@ def test_a_lost_message_is_a_gap_reconciled_from_rest(chain_cli: ChainCli, watch
     w.wait_for(event="order", order_id=other["order_id"])  # the stream goes on
     with Store.open(chain_cli.db_path) as store:
         assert store.get(order["order_id"])["status"] == "FILLED"
+
+
+def test_ctrl_c_exits_130_cleanly(chain_cli: ChainCli, watch) -> None:
+    import signal
+
+    w = watch()
+    w.wait_for(event="subscribed")
+    w.proc.send_signal(signal.SIGINT)
+    assert w.exit_code() == 130
+    assert "Traceback" not in w.stderr()
