@@ -114,6 +114,13 @@ def store_status(update: OrderUpdate, current: str) -> str | None:
     return None
 
 
+def view_status(update: OrderUpdate) -> str:
+    """Our status for an order the store does not hold (the rules of store_status)."""
+    if update.status in ("OPEN", "BEST_EFFORT_OPENED"):
+        return "OPEN"
+    return store_status(update, "OPEN") or update.status
+
+
 def describe(update: OrderUpdate) -> str:
     reason = f" ({update.reason})" if update.reason else ""
     return f"{SOURCE}: Indexer says {update.status}{reason}"
@@ -142,7 +149,7 @@ class Applied:
             "price": str(u.price) if u.price is not None else None,
             "indexer_status": u.status,
             "removal_reason": u.reason,
-            "status": self.stored_to or self.stored_from,
+            "status": self.stored_to or self.stored_from or view_status(u),
             "stored": self.stored_from is not None,
             "fills": self.fills,
             "subaccount_number": u.subaccount_number,

@@ -108,16 +108,30 @@ def test_server_error_message_is_an_error_event() -> None:
 
 
 def test_watch_time_left_runs_on_the_chain_clock() -> None:
-    from dydxctl.watch import WatchState
+    from dydxctl.watch_view import WatchState
 
     state = WatchState()
     state.see_height(100, 1_000.0)
     state.see_height(110, 1_011.0)  # 1.1 s per block by the chain's block times
     assert str(state.seconds_per_block()) == "1.1"
-    from dydxctl.watch import Line
+    from dydxctl.watch_view import Line
 
     short = Line("a", status="OPEN", good_til_block=130)
     assert state.time_left(short) == "20 blocks (~22s)"
     stateful = Line("b", status="OPEN", good_til_block_time="1970-01-01T00:20:11Z")
     assert state.time_left(stateful) == "3m 20s"  # 1211 - 1011
     assert state.time_left(Line("c", status="CANCELED", good_til_block=130)) == "-"
+
+
+def test_watch_replays_real_payloads(cli: Any) -> None:
+    args = [a for name in STREAM for a in ("--replay", str(FIXTURES / f"{name}.json"))]
+    result = cli("--json", "watch", *args)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    last = {e["order_id"]: e for e in events if e.get("order_id")}
+    assert last["2caebf6b-35d3-512c-a4d9-e438445d8dba"]["status"] == "FILLED"
+    assert last["80133551-6d61-573b-9788-c1488e11027a"]["status"] == "CANCELED"
+    assert last["3a8c6f8f-d8dd-54b5-a3a1-d318f586a80c"]["indexer_status"] == "CANCELED"
+    table = cli("watch", *args)  # the rich view of the same stream
+    assert table.exit_code == 0 and "2caebf6b-35d3-512c-a4d9-e438445d8dba" in table.stdout
+    assert "FILLED" in table.stdout
