@@ -653,6 +653,9 @@ def emulator_command(
             "dYdX's localnet (3003), or any free one with --indexer-port 0.",
         ),
     ] = None,
+    rpc_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="CometBFT JSON-RPC port (0: any free).")
+    ] = 26657,
     block_time: Annotated[
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
@@ -678,6 +681,7 @@ def emulator_command(
             grpc_port=grpc_port,
             indexer_port=indexer_port,
             ws_port=ws_port if ws_port is not None else (indexer_port + 1 if indexer_port else 0),
+            rpc_port=rpc_port,
             block_time_s=_seconds(block_time),
             latency_ms=latency_ms,
             chain_id=runtime.settings.chain_id

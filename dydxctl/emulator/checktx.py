@@ -1,9 +1,10 @@
 """CheckTx as a dYdX v9.6.1 node runs it for clob txs, in the chain's order of checks.
 
 CometBFT mempool cache (sdk 19) → tx decode (sdk 2) → ValidateBasic of every message
-(baseapp runTx, before the ante handler) → app/ante.go: ValidateMsgTypeDecorator (sdk 18),
-TxTimeoutHeightDecorator (sdk 30), sequence / timestamp nonce (sdk 32), signature (sdk 4),
-ClobRateLimitDecorator (clob 5001), ClobDecorator (the clob keeper's CheckTx work).
+(baseapp runTx, before the ante handler) → app/ante.go clobAnteHandle:
+TxTimeoutHeightDecorator (sdk 30), SetPubKeyDecorator (key ≠ signer: sdk 8; no account:
+sdk 9), sequence / timestamp nonce (sdk 32), signature (sdk 4), ClobRateLimitDecorator
+(clob 5001), ClobDecorator (short-term message not alone: sdk 18; then the clob keeper).
 """
 
 from __future__ import annotations
@@ -57,22 +58,32 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
     for url, msg in tx.messages:
         validate_basic.message(url, msg, state.version)
     short_term = [txcodec.is_short_term_msg(url, msg) for url, msg in tx.messages]
-    # app/ante/msgs.go (ValidateMsgTypeDecorator): a short-term clob message must be alone.
-    if any(short_term) and len(tx.messages) > 1:
-        raise Reject(rules.SDK, 18, "a short-term clob message must be the only message in the tx")
+    # app/ante.go clobAnteHandle, in order: TxTimeoutHeightDecorator (sdk 30), …
     if tx.timeout_height and tx.timeout_height < state.height + 1:
         raise Reject(rules.SDK, 30, f"tx timeout height {tx.timeout_height} has passed")
+    owners = {txcodec.owner_of(url, msg) for url, msg in tx.messages}
+    if len(owners) != 1:  # GetSigners: one signer per owner, and there is one signature
+        raise Reject(rules.SDK, 4, f"wrong number of signers; expected {len(owners)}, got 1")
+    [owner] = owners
     if len(tx.public_key) != rules.PUBKEY_SIZE:
         raise Reject(rules.SDK, 8, "invalid secp256k1 public key length")
-
+    # … SetPubKeyDecorator: the key must be the signer's (sdk 8), the signer an account (9) …
     address = address_of(tx.public_key)
+    if address != owner:
+        raise Reject(
+            rules.SDK,
+            8,
+            f"pubKey does not match signer address {owner} with signer index: 0: invalid pubkey",
+        )
     account = state.account(address)
     if account is None:
-        raise Reject(rules.SDK, 9, f"account {address} not found")
-    for url, msg in tx.messages:
-        owner = txcodec.owner_of(url, msg)
-        if owner != address:
-            raise Reject(rules.SDK, 4, f"signer {address} does not own subaccount of {owner}")
+        raise Reject(rules.SDK, 9, f"account {address} not found: unknown address")
+    # … replay protection / SigVerificationDecorator: the sequence or timestamp nonce
+    # (sdk 32; skipped for all-short-term txs, app/ante/util.go
+    # ShouldSkipSequenceValidation), then the signature (sdk 4) …
+    skip_sequence = all(short_term)
+    if not skip_sequence:
+        _check_sequence(state, account, tx.sequence)
     if not signature_is_valid(
         tx.public_key, txcodec.sign_doc(tx, state.chain_id, account.account_number), tx.signature
     ):
@@ -83,15 +94,20 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
             f"number ({account.account_number}), sequence ({tx.sequence}) and chain-id "
             f"({state.chain_id})",
         )
-    # app/ante/util.go ShouldSkipSequenceValidation: all-short-term txs skip the check.
-    skip_sequence = all(short_term)
-    if not skip_sequence:
-        _check_sequence(state, account, tx.sequence)
     account.public_key = tx.public_key
 
     for url, msg in tx.messages:
         _rate_limit(state, url, msg)
-    # CheckTx runs on a branch of the check state: a failing message discards it all.
+    # … ClobDecorator: ValidateMsgsInClobTx (a short-term clob message must be alone,
+    # sdk 18), then the clob keeper. CheckTx runs on a branch of the check state: a failing
+    # message discards it all.
+    if any(short_term) and len(tx.messages) > 1:
+        raise Reject(
+            rules.SDK,
+            18,
+            "a transaction containing short term order may not contain "
+            "more than one message: invalid request",
+        )
     saved = dict(state.uncommitted_places), dict(state.uncommitted_cancels)
     try:
         for url, msg in tx.messages:

@@ -20,6 +20,7 @@ def run_foreground(
     *,
     grpc_port: int,
     indexer_port: int,
+    rpc_port: int,
     block_time_s: float,
     ws_port: int = 0,
     latency_ms: float,
@@ -41,6 +42,7 @@ def run_foreground(
         grpc_port=grpc_port,
         indexer_port=indexer_port,
         ws_port=ws_port,
+        rpc_port=rpc_port,
         block_time_s=block_time_s,
         latency_ms=latency_ms,
         chain_id=chain_id or CHAIN_ID,
@@ -52,9 +54,9 @@ def run_foreground(
         emulator.start()
     except (OSError, RuntimeError) as exc:
         raise EmulatorStartError(
-            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}/{ws_port}: {exc}. "
-            "Another process may hold the port; pick others with --grpc-port/--indexer-port/"
-            "--ws-port."
+            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}/{ws_port}/"
+            f"{rpc_port}: {exc}. Another process may hold the port; pick others with "
+            "--grpc-port/--indexer-port/--ws-port/--rpc-port."
         ) from None
     stop = threading.Event()
 
@@ -72,7 +74,8 @@ def run_foreground(
         console.print(
             f"[bold]dydxctl emulator[/bold] chain [cyan]{summary['chain_id']}[/cyan]  gRPC "
             f"[cyan]{emulator.grpc_target}[/cyan]  Indexer [cyan]{emulator.indexer_url}[/cyan]"
-            f"  websocket [cyan]{emulator.ws_url}[/cyan]\n"
+            f"  websocket [cyan]{emulator.ws_url}[/cyan]"
+            f"  JSON-RPC [cyan]{emulator.rpc_url}[/cyan]\n"
             + (f"(state restored from {state_dir})\n" if emulator.restored else "")
             + f"Use: dydxctl --network local --grpc {emulator.grpc_target} --indexer "
             f"{emulator.indexer_url} --websocket {emulator.ws_url} …   (Ctrl-C stops)"

@@ -1,4 +1,5 @@
-"""The emulator: a gRPC full node and an Indexer on 127.0.0.1, a block clock, test hooks.
+"""The emulator: a gRPC full node, CometBFT JSON-RPC and an Indexer on 127.0.0.1, a block
+clock, test hooks.
 
 Used in-process by tests (ports 0) and in the foreground by `dydxctl emulator`.
 It binds to loopback only.
@@ -16,7 +17,9 @@ from typing import Any
 import grpc
 
 from dydxctl.emulator import rules
+from dydxctl.emulator.comet_rpc import CometRPCServer
 from dydxctl.emulator.grpc_api import add_services
+from dydxctl.emulator.inproc_grpc import InProcessEmulator, ServiceRegistry
 from dydxctl.emulator.persist import load_state, save_state
 from dydxctl.emulator.rest_api import IndexerHTTPServer
 from dydxctl.emulator.socks_feed import SocksFeed
@@ -33,6 +36,7 @@ class Emulator:
         grpc_port: int = 0,
         indexer_port: int = 0,
         ws_port: int = 0,
+        rpc_port: int = 0,
         block_time_s: float = 1.0,
         latency_ms: float = 0.0,
         chain_id: str = CHAIN_ID,
@@ -52,12 +56,15 @@ class Emulator:
         self.state_dir = state_dir
         self.restored = bool(state_dir) and load_state(self.state, state_dir)
         self.requested_ports = (grpc_port, indexer_port, ws_port)
+        self.requested_rpc_port = rpc_port
         self.block_time_s = block_time_s
         self.latency_ms = latency_ms
         self.grpc_port = 0
         self.indexer_port = 0
         self.ws_port = 0
         self.socks: SocksServer | None = None
+        self.rpc_port = 0
+        self._rpc: CometRPCServer | None = None
         self._calls: list[dict[str, Any]] = []
         self._faults: dict[str, list[dict[str, Any]]] = {}
         self._hooks_lock = threading.Lock()
@@ -70,6 +77,8 @@ class Emulator:
     def start(self) -> Emulator:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         add_services(self._grpc, self)
+        services = ServiceRegistry()  # the same servicers again, for JSON-RPC to call in-process
+        add_services(services, InProcessEmulator(self))  # type: ignore[arg-type]
         self.grpc_port = self._grpc.add_insecure_port(f"{LOOPBACK}:{self.requested_ports[0]}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {LOOPBACK}:{self.requested_ports[0]}")
@@ -90,6 +99,13 @@ class Emulator:
         self.ws_port = self.socks.port
         self._socks_feed = SocksFeed(self.state.indexer, self.socks)
         self.state.indexer.socks_listeners.append(self.socks.publish)
+        self._rpc = CometRPCServer((LOOPBACK, self.requested_rpc_port), self, services)
+        self.rpc_port = self._rpc.server_address[1]
+        rpc_thread = threading.Thread(
+            target=self._rpc.serve_forever, kwargs={"poll_interval": 0.05}, name="rpc", daemon=True
+        )
+        rpc_thread.start()
+        self._threads.append(rpc_thread)
         if self.block_time_s > 0:
             clock = threading.Thread(target=self._clock, name="block-clock", daemon=True)
             clock.start()
@@ -105,6 +121,9 @@ class Emulator:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self._rpc is not None:
+            self._rpc.shutdown()
+            self._rpc.server_close()
         if self._grpc is not None:
             self._grpc.stop(grace=None)
         for thread in self._threads:
@@ -139,6 +158,11 @@ class Emulator:
         self.state.sync_indexer()
         return self._socks_feed.snapshot(address, number, parent)
 
+    @property
+    def rpc_url(self) -> str:
+        """CometBFT JSON-RPC (comet_rpc.py), what cosmjs clients take as their endpoint."""
+        return f"http://{LOOPBACK}:{self.rpc_port}"
+
     # --- test hooks ---
     def advance(self, blocks: int = 1) -> int:
         return self.state.advance(blocks)
@@ -148,6 +172,17 @@ class Emulator:
     ) -> dict[str, Any]:
         """A match for a resting order: all of it, `quantums`, or `size` (base units)."""
         return self.state.fill(order_uuid, quantums, Decimal(size) if size is not None else None)
+
+    def fill_next_ioc(self, quantums: int | None = None, size: Decimal | str | None = None) -> None:
+        """Liquidity for the next IOC (market) order: it fills that much (None: all of it)
+        at once; its remainder, if any, is removed as usual."""
+        with self.state.lock:
+            self.state.ioc_liquidity.append(
+                (
+                    None if quantums is None else int(quantums),
+                    None if size is None else Decimal(size),
+                )
+            )
 
     def trigger(self, order_uuid: str) -> None:
         """A conditional order is triggered, whatever the oracle price."""
@@ -222,4 +257,5 @@ class Emulator:
                 "grpc": self.grpc_target,
                 "indexer": self.indexer_url,
                 "websocket": self.ws_url,
+                "rpc": self.rpc_url,
             }

@@ -21,6 +21,8 @@ from dydxctl.emulator.markets import SEED_MARKETS, Market
 from dydxctl.emulator.rate_limit import BlockRateLimiter
 
 CHAIN_ID = "localdydxprotocol"
+# memclob.go PlaceOrder: what the Indexer's websocket says of an IOC order's remainder.
+IOC_REMAINDER_REASON = "ORDER_REMOVAL_REASON_IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK"
 FIRST_ACCOUNT_NUMBER = 10
 Key = tuple[str, int, int, int, int]
 
@@ -115,6 +117,7 @@ class ChainState:
         self.indexer.block_time = self.block_time
         self.accepted: dict[str, Key] = {}  # uuid → key of every order CheckTx accepted
         self.deliver_faults: list[dict[str, Any]] = []
+        self.ioc_liquidity: list[tuple[int | None, Decimal | None]] = []  # (quantums, size)
         self.drops_pending = 0
 
     # --- accounts ----------------------------------------------------------------------
@@ -141,9 +144,13 @@ class ChainState:
             return record if record is not None and record.height <= self.height else None
 
     def find(self, uuid: str) -> LiveOrder | None:
+        """The order on the book or in state with this Indexer uuid; KeyError, saying why,
+        for a stateful placement still waiting for its block."""
         for live in self.book.values():
             if uuid_of(live.order.order_id) == uuid:
                 return live
+        if any(uuid_of(order.order_id) == uuid for order in self.uncommitted_places.values()):
+            raise KeyError(f"order {uuid} is not in state until its block: advance first")
         return None
 
     # --- the block ----------------------------------------------------------------------
@@ -224,7 +231,7 @@ class ChainState:
         self.emit(
             lambda: self.indexer.postgres_status(order.order_id, status, height, at, keep=keep)
         )
-        if reason != "filled":  # a fill announces itself (fill())
+        if reason != "filled":  # a fill announces itself (match())
             filled = self.fill_amounts.get(key, 0)
             self.emit(lambda: self.indexer.announce(
                 order, status, reason=reason, total_filled=filled))  # fmt: skip
@@ -243,25 +250,7 @@ class ChainState:
             market = self.markets[key[3]]
             if size is not None:
                 quantums = market.quantums(size)
-            filled = self.fill_amounts.get(key, 0)
-            remaining = order.quantums - filled
-            amount = remaining if quantums is None else min(int(quantums), remaining)
-            if amount <= 0:
-                raise ValueError("a fill needs a positive amount")
-            filled += amount
-            self.fill_amounts[key] = filled
-            if key[4] == rules.FLAGS_SHORT_TERM:
-                self.fill_prune[key] = order.good_til_block
-            height, at = self.height, self.block_time
-            done = filled >= order.quantums
-            self.emit(
-                lambda: self.indexer.postgres_put(
-                    order, "FILLED" if done else "OPEN", filled, height, at
-                )
-            )
-            now_status = "FILLED" if done else "OPEN"
-            self.emit(lambda: self.indexer.announce(
-                order, now_status, total_filled=filled, fill_quantums=amount))  # fmt: skip
+            filled, done = self.match(order, quantums, "OPEN")
             if done:
                 self.remove(key, "filled")
                 self.removed_in_block.add(key)
@@ -271,6 +260,29 @@ class ChainState:
                 "filled_quantums": filled,
                 "status_on_chain": "filled" if done else "partially_filled",
             }
+
+    def match(self, order: Any, quantums: int | None, remainder_status: str) -> tuple[int, bool]:
+        """Record a fill of `quantums` (None: all that remains) in the order's fill state and
+        in the Indexer's Postgres row (ender creates it on the first fill): FILLED when
+        nothing remains, else `remainder_status`."""
+        key = order_key(order.order_id)
+        filled = self.fill_amounts.get(key, 0)
+        remaining = order.quantums - filled
+        amount = remaining if quantums is None else min(int(quantums), remaining)
+        if amount <= 0:
+            raise ValueError("a fill needs a positive amount")
+        filled += amount
+        self.fill_amounts[key] = filled
+        if key[4] == rules.FLAGS_SHORT_TERM:
+            self.fill_prune[key] = order.good_til_block
+        height, at = self.height, self.block_time
+        done = filled >= order.quantums
+        status = "FILLED" if done else remainder_status
+        self.emit(lambda: self.indexer.postgres_put(order, status, filled, height, at))
+        reason = IOC_REMAINDER_REASON if status == "BEST_EFFORT_CANCELED" else None
+        self.emit(lambda: self.indexer.announce(
+            order, status, total_filled=filled, fill_quantums=amount, reason=reason))  # fmt: skip
+        return filled, done
 
     def trigger(self, uuid: str) -> None:
         """A conditional order moves from the untriggered store to the book."""
