@@ -254,13 +254,20 @@ def _cancel_rejected(
     pair = (answer.codespace, answer.code)
     rejection = answer.rejection()
     if pair in codes.CANCEL_ALREADY_PENDING_CODES:
+        # The earlier cancel (e.g. one whose answer was lost) is the one that counts: keep
+        # its hash for the block result, not this refused retry's.
+        store.update_fields(row["order_id"], cancel_tx_hash=previous_cancel)
         stored = finality.settle(store, row, "CANCEL_PENDING", None, rejection.message)
         store.record_cancel_attempt(
             row["order_id"], market=row["market"], success=True, latency_ms=_ms(started),
             tx_hash=answer.tx_hash, detail="cancel already pending",
         )  # fmt: skip
         return CancelResult(
-            stored, "CANCEL_PENDING", "A cancel for this order already exists on the chain.",
+            stored, "CANCEL_PENDING",
+            "A cancel for this order already exists on the chain "
+            f"({answer.codespace} {answer.code}): "
+            + (f"the earlier one, {previous_cancel}, whose answer was lost, got there; "
+               "nothing new was sent." if previous_cancel else "nothing new was sent."),
             tx_hash=previous_cancel, latency_ms=_ms(started), source=source,
         )  # fmt: skip
     _record_attempt(store, row, started, rejection, tx_hash=answer.tx_hash)
@@ -334,7 +341,7 @@ def _refuse_final(row: dict[str, Any], *, evidence: str = "") -> None:
             order_id=row["order_id"],
         )
     if status == "REJECTED":
-        raise OrderNotFound(
+        raise AlreadyFinal(
             f"Order {row['order_id']} was never on the book: its placement was rejected{why}. "
             "Nothing was sent.",
             "Nothing to cancel.",
@@ -368,8 +375,11 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
             updated, data = current, None
         else:
             clock = expiry.fresh_chain_clock(rt)
+            indexer_height = finality.IndexerHeight(rt)
+            if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
+                indexer_height()  # before the order: what it shows is at least this recent
             data = rt.indexer().order(row["order_id"])
-            verdict = finality.judge(rt, current, data, clock)
+            verdict = finality.judge(rt, current, data, clock, indexer_height)
             updated = finality.apply(store, current, verdict)
         status = updated["status"]
         if status == "CANCELED":
@@ -383,10 +393,16 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
             _refuse_final(updated, evidence=verdict.evidence)
         if verdict.cancel_failed is not None:
             failed = verdict.cancel_failed
+            gone = (failed.codespace, failed.code) in codes.ORDER_GONE_CODES
             raise ChainRejected(
                 f"The cancel of {row['order_id']} did not take effect: {failed.evidence}. "
-                "The order is OPEN again.",
-                f"Run `dydxctl cancel {row['order_id']}` to send a new cancel.",
+                + (
+                    "Nothing yet shows how the order left the book, so it is OPEN again."
+                    if gone
+                    else "The order is OPEN again."
+                ),
+                f"Run `dydxctl cancel {row['order_id']}` to send a new cancel (it also tells "
+                "how the order ended if it is gone).",
                 codespace=failed.codespace or "none", code=failed.code,
                 order_id=row["order_id"], evidence=verdict.evidence,
             )  # fmt: skip

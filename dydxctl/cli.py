@@ -342,10 +342,12 @@ def place_command(
             help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
         ),
     ] = "limit",
-    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    time_in_force: Annotated[
+        str | None, typer.Option(help="gtt, ioc or post-only (fok is refused by the chain).")
+    ] = None,
     good_til_blocks: Annotated[
         int | None,
-        typer.Option(help="Short-term order living N blocks (1..the node's ShortBlockWindow)."),
+        typer.Option(help="Short-term order living N blocks (1..ShortBlockWindow: 40 on v9.5+)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -353,7 +355,7 @@ def place_command(
     ] = None,
     trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
     reduce_only: Annotated[
-        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+        bool, typer.Option("--reduce-only", help="Only reduce a position (IOC orders only).")
     ] = False,
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
@@ -532,10 +534,12 @@ def sync_command(
     if runtime.settings.json:
         render.emit_json(outcome)
     else:
-        rows = outcome["changed"] + outcome["imported"]
+        rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
             f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
             f"{len(outcome['imported'])} imported"
+            + (f", {len(outcome['errors'])} not checked" if outcome["errors"] else "")
+            + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else "")
         )
         render.show(render.rows_table(rows, title=title))
 

@@ -138,7 +138,9 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
         "the order would break the isolated subaccount's one-market rule",
         "Use the subaccount that holds this market.",
     ),
-    (CLOB, 3000): ChainCode("ErrInvalidOrderFlag", "order_flags is not a valid value", ""),
+    (CLOB, 3000): ChainCode(
+        "ErrInvalidOrderFlag", "order_flags is not a valid value", "Report this as a dydxctl bug."
+    ),
     (CLOB, 3001): ChainCode(
         "ErrInvalidStatefulOrderGoodTilBlockTime", "good_til_block_time is zero", "Use --good-til."
     ),
@@ -192,7 +194,9 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
         "too many orders from this account in recent blocks",
         "Wait a few blocks and retry.",
     ),
-    (CLOB, 6000): ChainCode("ErrInvalidConditionType", "invalid condition type", ""),
+    (CLOB, 6000): ChainCode(
+        "ErrInvalidConditionType", "invalid condition type", "Use a stop or take-profit --type."
+    ),
     (CLOB, 6001): ChainCode(
         "ErrInvalidConditionalOrderTriggerSubticks", "invalid trigger price", _GRID
     ),
@@ -209,7 +213,9 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
     (CLOB, 11000): ChainCode(
         "ErrInvalidOrderRouterAddress", "invalid order router address", "Omit the order router."
     ),
-    (SDK, 2): ChainCode("ErrTxDecode", "the transaction bytes could not be decoded", ""),
+    (SDK, 2): ChainCode(
+        "ErrTxDecode", "the transaction bytes could not be decoded", "Report this as a dydxctl bug."
+    ),
     (SDK, 3): ChainCode("ErrInvalidSequence", "invalid sequence", _RETRY),
     (SDK, 4): ChainCode(
         "ErrUnauthorized", "the signature does not verify", "Check --chain-id and the key."
@@ -218,14 +224,18 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
     (SDK, 9): ChainCode(
         "ErrUnknownAddress", "the account does not exist on this chain", "Fund the address first."
     ),
-    (SDK, 18): ChainCode("ErrInvalidRequest", "invalid request", ""),
+    (SDK, 18): ChainCode(
+        "ErrInvalidRequest", "invalid request", "The node log says which field it refused."
+    ),
     (SDK, 19): ChainCode(
         "ErrTxInMempoolCache",
         "these exact transaction bytes were already sent to this node",
         "The first send's answer counts; nothing new was sent.",
     ),
     (SDK, 20): ChainCode("ErrMempoolIsFull", "the node's mempool is full", _RETRY),
-    (SDK, 21): ChainCode("ErrTxTooLarge", "the transaction is too large", ""),
+    (SDK, 21): ChainCode(
+        "ErrTxTooLarge", "the transaction is too large", "Cancel fewer orders per batch."
+    ),
     (SDK, 30): ChainCode("ErrTxTimeoutHeight", "the tx timeout height has passed", _RETRY),
     (SDK, 31): ChainCode(
         "ErrUnknownExtensionOptions",

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain
-from dydxctl.durations import format_unix, good_til_to_unix
-from dydxctl.errors import BadInput
+from dydxctl.durations import format_unix
 
 if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
@@ -30,21 +29,21 @@ class ChainClock:
 
     height: int
     time_unix: int
+    time_ms: int = 0  # the same time in milliseconds, when the node gave it
+
+    @property
+    def millis(self) -> int:
+        return self.time_ms or self.time_unix * 1000
 
 
 def chain_clock(rt: Runtime) -> ChainClock:
-    """One GetLatestBlock, memoised for the rest of this command (blocks are ~1 s apart;
-    the commands that wait ask `fresh_chain_clock`)."""
-    if "chain_clock" not in rt._cache:
-        rt._cache["chain_clock"] = fresh_chain_clock(rt)
-    return rt._cache["chain_clock"]
-
-
-def fresh_chain_clock(rt: Runtime) -> ChainClock:
+    """The latest block's height and time: one GetLatestBlock, never memoised (a bot's
+    Runtime lives for hours, and a stale height makes a short-term GTB the chain refuses)."""
     latest = rt.node().latest_block()
-    clock = ChainClock(latest.height, latest.time_unix)
-    rt._cache["chain_clock"] = clock
-    return clock
+    return ChainClock(latest.height, latest.time_unix, latest.time_ms)
+
+
+fresh_chain_clock = chain_clock  # the commands that wait ask for it by this name
 
 
 def is_expired(row: dict[str, Any], clock: ChainClock) -> bool:
@@ -71,26 +70,6 @@ def blocks_left(row: dict[str, Any], clock: ChainClock) -> int:
     return max(0, (row.get("good_til_block") or 0) - clock.height)
 
 
-def good_til_block_time(text: str, clock: ChainClock) -> int:
-    """A --good-til value as GTBT: durations count from the latest block time, so the
-    largest value accepted here (95 d) is accepted by the chain (clob 3003 / 3004)."""
-    gtbt = good_til_to_unix(text, clock.time_unix)
-    if gtbt <= clock.time_unix:
-        raise BadInput(
-            f"The good-til time {format_unix(gtbt)} is not after the chain's latest block time "
-            f"{format_unix(clock.time_unix)} (the chain refuses it with clob 3003).",
-            "Use a duration like 12h or a later ISO time.",
-        )
-    if gtbt > clock.time_unix + chain.STATEFUL_ORDER_TIME_WINDOW_SECONDS:
-        raise BadInput(
-            f"The good-til time {format_unix(gtbt)} is more than 95 days after the chain's "
-            f"latest block time {format_unix(clock.time_unix)} (StatefulOrderTimeWindow; "
-            "clob 3004).",
-            "Use at most 95d.",
-        )
-    return gtbt
-
-
 # --- the short-term window ----------------------------------------------------------------
 _WINDOWS: dict[tuple[str, str], int] = {}
 
@@ -108,7 +87,7 @@ def short_block_window(rt: Runtime) -> int:
 def short_block_window_if_needed(rt: Runtime, blocks: int | None) -> int:
     """The window to check `blocks` against, asking the node only when it matters: every
     version allows chain.SHORT_BLOCK_WINDOW blocks, so fewer need no GetNodeInfo."""
-    if blocks is None or blocks <= chain.SHORT_BLOCK_WINDOW:
+    if blocks is None or 1 <= blocks <= chain.SHORT_BLOCK_WINDOW:
         return max(
             chain.SHORT_BLOCK_WINDOW, _WINDOWS.get((rt.settings.chain_id, rt.settings.grpc), 0)
         )

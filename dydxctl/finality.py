@@ -51,6 +51,21 @@ class Landing:
     log: str = ""
 
 
+class IndexerHeight:
+    """The Indexer's height (/v4/height), read at most once per judgment round and only
+    when a short-term verdict depends on it: what the Indexer does not show (a 404, no
+    fill) proves nothing until it has processed the blocks in question."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.value: int | None = None
+
+    def __call__(self) -> int:
+        if self.value is None:
+            self.value = self.rt.indexer().height()[0]
+        return self.value
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str | None  # the status the evidence supports; None: leave the row as it is
@@ -87,7 +102,7 @@ def tx_landing(rt: Runtime, row: dict[str, Any], tx_hash: str, clock: ChainClock
         return Landing("pending", f"tx {tx_hash} is in no block yet")
     if sequence >= chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF:
         deadline_ms = sequence + NONCE_PAST_WINDOW_MS
-        if clock.time_unix * 1000 > deadline_ms:
+        if clock.millis > deadline_ms:
             return Landing(
                 "never",
                 f"tx {tx_hash} is in no block, and the block time is more than 30 s past its "
@@ -123,29 +138,39 @@ def filled_note(data: dict[str, Any] | None) -> str:
 
 
 def judge(
-    rt: Runtime, row: dict[str, Any], data: dict[str, Any] | None, clock: ChainClock
-) -> Verdict:
-    """The status the evidence supports for a non-final row, and the evidence."""
+    rt: Runtime, row: dict[str, Any], data: dict[str, Any] | None, clock: ChainClock,
+    indexer_height: IndexerHeight | None = None,
+) -> Verdict:  # fmt: skip
+    """The status the evidence supports for a non-final row, and the evidence. Read
+    `clock` first, then the Indexer's height, then `data`."""
     indexer = our_status(data.get("status")) if data else None
     said = f"Indexer: {data.get('status')}" if data else "Indexer: 404 (not known)"
     if indexer == "FILLED":
         return Verdict("FILLED", f"{said}{filled_note(data)}")
     if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
-        return _judge_short_term(row, data, indexer, said, clock)
+        height = indexer_height or IndexerHeight(rt)
+        return _judge_short_term(row, data, indexer, said, clock, height)
     return _judge_stateful(rt, row, data, indexer, said, clock)
 
 
 def _judge_short_term(
     row: dict[str, Any], data: dict[str, Any] | None, indexer: str | None, said: str,
-    clock: ChainClock,
+    clock: ChainClock, indexer_height: IndexerHeight,
 ) -> Verdict:  # fmt: skip
     cancelled = row["status"] == "CANCEL_PENDING" and bool(row.get("cancel_tx_hash"))
     if is_expired(row, clock):
+        gtb = row["good_til_block"]
+        if indexer_height() < gtb:  # a fill in the last blocks may not be indexed yet
+            return Verdict(None, f"{expiry_evidence(row, clock)}; the Indexer is at block "
+                           f"{indexer_height()}, before {gtb}: waiting for it")  # fmt: skip
         why = f"{expiry_evidence(row, clock)}: it can no longer fill; {said}{filled_note(data)}"
         if cancelled or indexer == "CANCEL_PENDING":
             return Verdict("CANCELED", f"our cancel was accepted and {why}")
         return Verdict("EXPIRED", f"no cancel was sent and {why}")
     if cancelled and data is None:
+        if indexer_height() < clock.height:  # it may not have seen the order at all yet
+            return Verdict(None, f"{said}, but the Indexer is at block {indexer_height()}, "
+                           f"behind the chain's {clock.height}")  # fmt: skip
         return Verdict(
             "CANCELED", "Indexer 404 after our accepted cancel: off the book, nothing filled"
         )

@@ -175,7 +175,10 @@ def rows_from_listing(
             text = exc.message if isinstance(exc, DydxctlError) else str(exc)
             order_id = data.get("id") if isinstance(data, dict) else None
             log.warning("skipped Indexer order %s: %s", order_id, text)
-            skipped.append({"order_id": order_id, "detail": f"skipped: {text}"})
+            skipped.append(
+                {"order_id": order_id, "market": "", "kind": "", "from": None,
+                 "status": "SKIPPED", "detail": f"skipped: {text}"}
+            )  # fmt: skip
     return rows, skipped
 
 

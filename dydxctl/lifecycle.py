@@ -94,14 +94,18 @@ def sign(rt: Runtime, messages: list[Any], *, sequence: int, number: int) -> Sig
 
 
 def _broadcast_stateful(
-    rt: Runtime, messages: list[Any], number: int, on_resign: Any = None
-) -> tuple[SignedTx, BroadcastResult]:
-    """Broadcast a stateful tx with a timestamp nonce; if the chain refuses the nonce
-    (sdk 32: clock skew, or a chain without timestamp nonces) nothing was applied, so sign
-    once more with the account's sequence."""
-    signed = sign(rt, messages, sequence=_sequence_for(chain.ORDER_FLAGS_LONG_TERM), number=number)
-    if on_resign:
-        on_resign(signed)
+    rt: Runtime, messages: list[Any], number: int, on_resign: Any = None,
+    signed: SignedTx | None = None,
+) -> tuple[SignedTx, BroadcastResult]:  # fmt: skip
+    """Broadcast a stateful tx with a timestamp nonce (`signed`, or signed here); if the
+    chain refuses the nonce (sdk 32: clock skew, or a chain without timestamp nonces)
+    nothing was applied, so sign once more with the account's sequence."""
+    if signed is None:
+        signed = sign(
+            rt, messages, sequence=_sequence_for(chain.ORDER_FLAGS_LONG_TERM), number=number
+        )
+        if on_resign:
+            on_resign(signed)
     result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
     if (result.codespace, result.code) == (codes.SDK, 32):
         log.info("timestamp nonce refused (%s); retrying with the account sequence", result.log)
@@ -228,7 +232,9 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
                     )  # fmt: skip
                     row["place_tx_hash"] = resigned.tx_hash
 
-            signed, result = _broadcast_stateful(rt, messages, number, on_resign=remember)
+            signed, result = _broadcast_stateful(
+                rt, messages, number, on_resign=remember, signed=signed
+            )
     except Unreachable as exc:
         store.transition(
             row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,

@@ -43,6 +43,7 @@ def is_loopback(host: str) -> bool:
 class LatestBlock:
     height: int
     time_unix: int  # block time, seconds
+    time_ms: int = 0  # block time, milliseconds (timestamp nonces are compared in ms)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,12 @@ class NodeClient:
         header = response.sdk_block.header if response.HasField("sdk_block") else None
         if header is None or not header.height:
             header = response.block.header
-        return LatestBlock(height=int(header.height), time_unix=int(header.time.seconds))
+        seconds = int(header.time.seconds)
+        return LatestBlock(
+            height=int(header.height),
+            time_unix=seconds,
+            time_ms=seconds * 1000 + int(header.time.nanos) // 1_000_000,
+        )
 
     def node_info(self) -> dict[str, str]:
         from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest

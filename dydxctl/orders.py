@@ -246,16 +246,19 @@ def _time_in_force(request: OrderRequest, order_type: OrderType, flags: int) -> 
 
 
 def check_good_til_block_time(good_til_block_time: int, block_time_unix: int) -> None:
-    """block time < GTBT ≤ block time + StatefulOrderTimeWindow (clob 3003 / 3004)."""
+    """block time < GTBT ≤ block time + StatefulOrderTimeWindow (clob 3003 / 3004), where
+    `block_time_unix` is the latest block's time (expiry.chain_clock), never the local one."""
     if good_til_block_time <= block_time_unix:
         raise BadInput(
-            "The good-til time is in the past (the chain refuses it with clob 3003).",
+            "The good-til time is in the past: not after the chain's latest block time "
+            "(the chain refuses it with clob 3003).",
             "Use a duration like 12h or a future ISO time.",
         )
     if good_til_block_time > block_time_unix + chain.STATEFUL_ORDER_TIME_WINDOW_SECONDS:
         raise BadInput(
-            "The good-til time is more than 95 days away (StatefulOrderTimeWindow; clob 3004).",
-            "Use at most 95d.",
+            "The good-til time is more than 95 days after the chain's latest block time "
+            "(StatefulOrderTimeWindow, measured by the chain from its block time; clob 3004).",
+            "Use at most 95d: durations count from the latest block time.",
         )
 
 

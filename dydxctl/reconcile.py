@@ -29,10 +29,13 @@ def sync(rt: Runtime, *, import_orders: bool = False, subaccount: int = 0) -> di
     changes: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     lookup = _IndexerLookup(rt)
+    indexer_height = finality.IndexerHeight(rt)
+    if any(r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM for r in rows):
+        indexer_height()  # before the listing: the listing is at least this recent
     for row in rows:
         assert clock is not None
         try:
-            verdict = finality.judge(rt, row, lookup.order(row), clock)
+            verdict = finality.judge(rt, row, lookup.order(row), clock, indexer_height)
             stored = finality.apply(store, row, verdict)
         except DydxctlError as exc:
             log.warning("sync %s: %s", row["order_id"], exc.message)
@@ -123,8 +126,8 @@ def prune(
     if offline:
         height, now = None, int(time.time())
     else:
-        latest = rt.node().latest_block()
-        height, now = latest.height, latest.time_unix
+        clock = expiry.chain_clock(rt)
+        height, now = clock.height, clock.time_unix
     started = time.perf_counter()
     summary = store.prune(
         height=height, now_unix=now, keep_seconds=keep_seconds, dry_run=dry_run, progress=progress
