@@ -147,6 +147,33 @@ class Watcher:
             self.state.see_height(height, parse_time(at).timestamp())
         except DydxctlError as exc:
             log.info("watch: height poll failed: %s", exc.title)
+            return
+        self._settle_past_good_til(height)
+
+    def _settle_past_good_til(self, height: int) -> None:
+        """A best-effort cancel the websocket reported is final once the order's
+        good-til-block has passed (it can no longer fill, and any fill before would have
+        come on the stream, which has been whole since the last reconciliation)."""
+        from dydxctl import lifecycle
+
+        store = self.applier.store
+        now = time.monotonic()
+        for line in self.state.lines.values():
+            gtb = line.good_til_block
+            if line.status != "CANCEL_PENDING" or not gtb or height < gtb:
+                continue
+            detail = (
+                f"websocket: BEST_EFFORT_CANCELED, and block {gtb} (its good-til-block) has "
+                f"passed (Indexer height {height}): it can no longer fill"
+            )
+            row = store.get(line.order_id) if store is not None else None
+            if row is not None:
+                line.status = lifecycle.settle(store, row, "CANCELED", None, detail)["status"]
+            else:
+                line.status = "CANCELED"
+            line.changed_at, line.final_at = now, now
+            self._emit({"event": "settled", "order_id": line.order_id, "status": line.status,
+                        "detail": detail})  # fmt: skip
 
     def done(self, started: float) -> bool:
         o = self.options

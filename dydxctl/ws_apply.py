@@ -8,9 +8,10 @@ order-remove-handler.ts leaves out what it does not know). Statuses → ours:
 - BEST_EFFORT_OPENED / OPEN → OPEN; UNTRIGGERED → UNTRIGGERED (only confirm a placement:
   never undo a CANCEL_PENDING, the snapshot may predate our cancel);
 - FILLED → FILLED;
-- BEST_EFFORT_CANCELED → CANCELED: the Indexer's node removed the order from its book (a
-  short-term user cancel — memclob.go CancelOrder —, an IOC/FOK remainder, post-only
-  crossing…); SPEC: a best-effort cancel is settled by the websocket's report;
+- BEST_EFFORT_CANCELED: the Indexer's node removed the order from its book. CANCELED when
+  nothing can fill it any more (an IOC/FOK remainder, a post-only crossing…, or our own
+  accepted cancel of an order with nothing filled); a user cancel is otherwise
+  best-effort until the order's good-til-block: CANCEL_PENDING (see _best_effort_canceled);
 - CANCELED with removalReason EXPIRED / INDEXER_EXPIRED → EXPIRED, otherwise CANCELED.
 A message that cannot be read is logged and skipped, never fatal.
 """
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logs.get("ws")
 
 SOURCE = "websocket"
+REASON_PREFIX = "ORDER_REMOVAL_REASON_"  # vulcan: OrderRemovalReason[...] (older: no prefix)
 EXPIRY_REASONS = frozenset({"ORDER_REMOVAL_REASON_EXPIRED", "ORDER_REMOVAL_REASON_INDEXER_EXPIRED",
                             "EXPIRED", "INDEXER_EXPIRED"})  # fmt: skip
 FINAL_INDEXER_STATUSES = frozenset({"FILLED", "CANCELED", "BEST_EFFORT_CANCELED"})
@@ -99,12 +101,13 @@ def parse_order(item: Any, subaccount_number: int | None = None) -> OrderUpdate 
     )
 
 
-def store_status(update: OrderUpdate, current: str) -> str | None:
-    """The status the store should move to on this update (None: no change)."""
+def store_status(update: OrderUpdate, current: str, *, our_cancel: bool = False) -> str | None:
+    """The status the store should move to on this update (None: no change). our_cancel:
+    we sent a cancel for this order (its hash is stored)."""
     if update.status == "FILLED":
         return "FILLED"
     if update.status == "BEST_EFFORT_CANCELED":
-        return "CANCELED"
+        return _best_effort_canceled(update, current, our_cancel)
     if update.status == "CANCELED":
         return "EXPIRED" if update.reason in EXPIRY_REASONS else "CANCELED"
     if update.status in ("OPEN", "BEST_EFFORT_OPENED") and current in _CONFIRMABLE:
@@ -112,6 +115,23 @@ def store_status(update: OrderUpdate, current: str) -> str | None:
     if update.status == "UNTRIGGERED" and current in ("PENDING", "UNKNOWN"):
         return "UNTRIGGERED"
     return None
+
+
+def _best_effort_canceled(update: OrderUpdate, current: str, our_cancel: bool) -> str | None:
+    """A removal from the book of the Indexer's node. Final when nothing can fill the order
+    any more: an IOC/FOK remainder, a post-only crossing… (memclob.go PlaceOrder removes it
+    for good), or our own cancel of an order with nothing filled (as finality.py reads the
+    404 that follows it). A user cancel is otherwise best-effort until the order's
+    good-til-block (a proposer that missed it may still match the order): CANCEL_PENDING,
+    settled by the finality rules at the GTB. A replacement is no removal at all."""
+    reason = (update.reason or "").removeprefix(REASON_PREFIX)
+    if reason == "REPLACED":
+        return None
+    if reason and reason != "USER_CANCELED":
+        return "CANCELED"
+    if our_cancel and not update.total_filled:
+        return "CANCELED"
+    return "CANCEL_PENDING" if current in ("OPEN", "UNTRIGGERED", "UNKNOWN", "PENDING") else None
 
 
 def view_status(update: OrderUpdate) -> str:
@@ -204,7 +224,7 @@ class StreamApplier:
         if row is None:
             return Applied(update, None, None, fills, snapshot)
         before = row["status"]
-        target = store_status(update, before)
+        target = store_status(update, before, our_cancel=bool(row.get("cancel_tx_hash")))
         after = before
         if target is not None and target != before:
             after = lifecycle.settle(self.store, row, target, None, describe(update))["status"]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logs.get("ws")
 CONNECT_GRACE_S = 2.0  # how long a waiter lets the follower connect before relying on REST
+FINAL_STATUSES = frozenset({"CANCELED", "FILLED", "EXPIRED", "REJECTED"})
 
 
 @dataclass
@@ -138,8 +139,8 @@ def settle_heard(store: Store, heard: list[Heard]) -> str | None:
     applier = StreamApplier(store)
     evidence = None
     for item in heard:
-        applier.apply_order(item.update, item.fills, snapshot=False)
-        if item.update.final:
+        applied = applier.apply_order(item.update, item.fills, snapshot=False)
+        if applied.stored_to in FINAL_STATUSES:
             evidence = describe(item.update)
             if item.block_height is not None:
                 evidence += f" at height {item.block_height}"
@@ -192,9 +193,6 @@ def listen_first(rt: Runtime, store: Store, row: dict[str, Any], wait_s: float =
         evidence = settle_heard(store, heard) if heard else None
         if evidence or not heard:
             return evidence
-
-
-FINAL_STATUSES = frozenset({"CANCELED", "FILLED", "EXPIRED", "REJECTED"})
 
 
 def wait_all(

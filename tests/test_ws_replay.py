@@ -30,8 +30,8 @@ def test_real_stream_moves_the_store(store: Any) -> None:
     rows = {
         # resting short-term order of the snapshot, later FILLED
         "b812bea8-29d3-5841-9549-caa072f6f8a8": "PENDING",
-        # cancelled by us: the snapshot shows it BEST_EFFORT_CANCELED
-        "b812bea8-29d3-5841-9549-caa072f6f8a9": "CANCEL_PENDING",
+        # the snapshot shows it BEST_EFFORT_CANCELED with a partial fill: not final
+        "b812bea8-29d3-5841-9549-caa072f6f8a9": "OPEN",
         "31d7d484-8685-570c-aa62-c2589cb6c8d8": "PENDING",  # conditional: UNTRIGGERED
         "2caebf6b-35d3-512c-a4d9-e438445d8dba": "PENDING",  # partly filled, then FILLED
         "80133551-6d61-573b-9788-c1488e11027a": "OPEN",  # IOC remainder removed
@@ -47,7 +47,7 @@ def test_real_stream_moves_the_store(store: Any) -> None:
     final = {order_id: store.get(order_id)["status"] for order_id in rows}
     assert final == {
         "b812bea8-29d3-5841-9549-caa072f6f8a8": "FILLED",
-        "b812bea8-29d3-5841-9549-caa072f6f8a9": "CANCELED",
+        "b812bea8-29d3-5841-9549-caa072f6f8a9": "CANCEL_PENDING",
         "31d7d484-8685-570c-aa62-c2589cb6c8d8": "UNTRIGGERED",
         "2caebf6b-35d3-512c-a4d9-e438445d8dba": "FILLED",
         "80133551-6d61-573b-9788-c1488e11027a": "CANCELED",
@@ -67,12 +67,27 @@ def test_real_stream_moves_the_store(store: Any) -> None:
 
 
 def test_removal_statuses_map_by_reason() -> None:
-    def status(indexer: str, reason: str | None, current: str = "OPEN") -> str | None:
-        update = parse_order({"id": "x", "status": indexer, "removalReason": reason})
+    def status(
+        indexer: str, reason: str | None, current: str = "OPEN", *, ours: bool = False,
+        filled: str = "0",
+    ) -> str | None:  # fmt: skip
+        update = parse_order(
+            {"id": "x", "status": indexer, "removalReason": reason, "totalFilled": filled}
+        )
         assert update is not None
-        return store_status(update, current)
+        return store_status(update, current, our_cancel=ours)
 
-    assert status("BEST_EFFORT_CANCELED", "ORDER_REMOVAL_REASON_USER_CANCELED") == "CANCELED"
+    user = "ORDER_REMOVAL_REASON_USER_CANCELED"
+    # our cancel, nothing filled: off the book for good (finality.py's 404 reading)
+    assert status("BEST_EFFORT_CANCELED", user, "CANCEL_PENDING", ours=True) == "CANCELED"
+    assert status("BEST_EFFORT_CANCELED", user, "OPEN", ours=True) == "CANCELED"
+    # a partial fill, or a cancel sent elsewhere: best-effort until the good-til-block
+    assert status("BEST_EFFORT_CANCELED", user, "CANCEL_PENDING", ours=True, filled="1") is None
+    assert status("BEST_EFFORT_CANCELED", user, "OPEN") == "CANCEL_PENDING"
+    # an IOC remainder can never fill again; a replacement is no removal
+    ioc = "ORDER_REMOVAL_REASON_IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK"
+    assert status("BEST_EFFORT_CANCELED", ioc) == "CANCELED"
+    assert status("BEST_EFFORT_CANCELED", "ORDER_REMOVAL_REASON_REPLACED") is None
     assert status("CANCELED", "ORDER_REMOVAL_REASON_EXPIRED") == "EXPIRED"
     assert status("CANCELED", "ORDER_REMOVAL_REASON_USER_CANCELED") == "CANCELED"
     assert status("FILLED", None) == "FILLED"

@@ -214,3 +214,20 @@ def test_ctrl_c_exits_130_cleanly(chain_cli: ChainCli, watch) -> None:
     w.proc.send_signal(signal.SIGINT)
     assert w.exit_code() == 130
     assert "Traceback" not in w.stderr()
+
+
+def test_a_cancel_sent_elsewhere_is_final_at_its_good_til_block(
+    chain_cli: ChainCli, watch, tmp_path: Path
+) -> None:
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
+    w = watch()
+    w.wait_for(event="reconciled")
+    elsewhere = ChainCli(tmp_path / "other-host.db", chain_cli.emu)  # no metadata there
+    assert elsewhere.json("cancel", order["order_id"])["outcome"] == "CANCEL_PENDING"
+    pending = w.wait_for(event="order", order_id=order["order_id"])
+    assert pending["status"] == "CANCEL_PENDING"  # best-effort: not ours, not final yet
+    chain_cli.emu.advance(3)
+    settled = w.wait_for(event="settled", order_id=order["order_id"])
+    assert settled["status"] == "CANCELED"
+    with Store.open(chain_cli.db_path) as store:
+        assert store.get(order["order_id"])["status"] == "CANCELED"
