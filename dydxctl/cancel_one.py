@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, codes, expiry, finality, logs
+from dydxctl import cancel_wait, chain, codes, expiry, finality, logs
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
@@ -25,9 +25,8 @@ from dydxctl.errors import (
     OrderExpired,
     OrderNotFound,
     Unreachable,
-    WaitTimedOut,
 )
-from dydxctl.indexer_orders import MalformedOrder, our_status, row_from_indexer
+from dydxctl.indexer_orders import MalformedOrder, row_from_indexer
 from dydxctl.lifecycle import (
     _broadcast_stateful,
     _ms,
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
     from dydxctl.tx import SignedTx
 
 log = logs.get("cancel")
-WAIT_POLL_S = 0.3
 
 
 @dataclass
@@ -94,7 +92,9 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         ) from None
     existing = store.get(row["order_id"])
     if existing is not None:
-        return existing, "indexer"
+        # With metadata lookups off, the Indexer's fields are what the cancel is built from;
+        # the stored row only names the order whose status is updated.
+        return (existing if features.cancel_from_metadata else row), "indexer"
     if record:
         store.insert_order(row, detail="recorded from the Indexer")
     return row, "indexer"
@@ -112,7 +112,7 @@ def cancel(
         )
     row, source = find_order(rt, key, record=not dry_run)
     store = rt.store()
-    _refuse_final(row)
+    finality.refuse_final(row)
     if wait and not dry_run:  # listen before sending, so the removal cannot slip past
         from dydxctl import ws_wait
 
@@ -125,7 +125,7 @@ def cancel(
                 row, "CANCEL_PENDING", "A cancel for this order is already on its way.",
                 tx_hash=row.get("cancel_tx_hash"), source=source,
             )  # fmt: skip
-            return wait_until_final(rt, result, wait_timeout_s) if wait else result
+            return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
     order_uuid = row["order_id"]
     flags = row["order_flags"]
     order_id = decode_order_id(row["order_id_proto"])
@@ -208,7 +208,7 @@ def _recheck_pending(rt: Runtime, row: dict[str, Any]) -> tuple[dict[str, Any], 
     clock = expiry.fresh_chain_clock(rt)
     verdict = finality.judge(rt, row, rt.indexer().order(row["order_id"]), clock)
     updated = finality.apply(rt.store(), row, verdict)
-    _refuse_final(updated, evidence=verdict.evidence)
+    finality.refuse_final(updated, evidence=verdict.evidence)
     if updated["status"] in ("OPEN", "UNTRIGGERED"):
         return updated, f"The earlier cancel did not take effect ({verdict.evidence}); sent again. "
     return updated, ""
@@ -243,7 +243,7 @@ def _cancel_accepted(
         source=source,
     )  # fmt: skip
     crash_point("cancel:after_status_update")
-    return wait_until_final(rt, result, wait_timeout_s) if wait else result
+    return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
 
 
 def _cancel_rejected(
@@ -309,7 +309,7 @@ def _resolve_gone(
     if verdict.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED"):
         updated = finality.apply(store, row, verdict)
         try:
-            _refuse_final(updated, evidence=f"{said}; {verdict.evidence}")
+            finality.refuse_final(updated, evidence=f"{said}; {verdict.evidence}")
         except DydxctlError as exc:
             return exc
     rejection = answer.rejection()
@@ -322,102 +322,6 @@ def _resolve_gone(
             codespace=answer.codespace, code=answer.code, order_id=row["order_id"],
         )  # fmt: skip
     return rejection
-
-
-def _refuse_final(row: dict[str, Any], *, evidence: str = "") -> None:
-    status = row["status"]
-    why = f" ({evidence})" if evidence else ""
-    if status in ("FILLED", "CANCELED"):
-        raise AlreadyFinal(
-            f"Order {row['order_id']} is already {status.lower()}{why}. Nothing was sent.",
-            "Nothing to cancel.",
-            order_id=row["order_id"],
-            status=status,
-        )
-    if status == "EXPIRED":
-        raise OrderExpired(
-            f"Order {row['order_id']} has expired{why}. Nothing was sent.",
-            "`dydxctl prune-expired` will clean it up.",
-            order_id=row["order_id"],
-        )
-    if status == "REJECTED":
-        raise AlreadyFinal(
-            f"Order {row['order_id']} was never on the book: its placement was rejected{why}. "
-            "Nothing was sent.",
-            "Nothing to cancel.",
-            order_id=row["order_id"],
-            status=status,
-        )
-
-
-FINAL_MESSAGES = {
-    "CANCELED": "Cancelled: the order is off the book and can no longer fill.",
-    "FILLED": "The order was filled before the cancel took effect.",
-    "EXPIRED": "The order expired (its good-til passed) before the cancel took effect.",
-}
-
-
-def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> CancelResult:
-    """Follow the order until its evidence is final. CANCELED returns; FILLED and EXPIRED
-    raise their documented errors (exit 4 / 5); a cancel that failed in its block raises
-    ChainRejected (6); the timeout raises WaitTimedOut (11). A short-term wait ends by
-    itself when the order's good-til-block passes."""
-    from dydxctl import ws_wait
-
-    store = rt.store()
-    row = result.order
-    deadline = time.monotonic() + timeout_s
-    heard = ws_wait.listen_first(rt, store, row, WAIT_POLL_S)  # the websocket's evidence
-    while True:
-        current = store.get(row["order_id"]) or row
-        if heard and current["status"] in ("CANCELED", "FILLED", "EXPIRED"):
-            verdict = finality.Verdict(current["status"], heard)
-            updated, data = current, None
-        else:
-            clock = expiry.fresh_chain_clock(rt)
-            indexer_height = finality.IndexerHeight(rt)
-            if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
-                indexer_height()  # before the order: what it shows is at least this recent
-            data = rt.indexer().order(row["order_id"])
-            verdict = finality.judge(rt, current, data, clock, indexer_height)
-            updated = finality.apply(store, current, verdict)
-        status = updated["status"]
-        if status == "CANCELED":
-            return CancelResult(
-                updated, "CANCELED", FINAL_MESSAGES["CANCELED"], tx_hash=result.tx_hash,
-                good_til_block=result.good_til_block,
-                good_til_block_time=result.good_til_block_time, latency_ms=result.latency_ms,
-                source=result.source, extra={"evidence": verdict.evidence},
-            )  # fmt: skip
-        if status in ("FILLED", "EXPIRED", "REJECTED"):
-            _refuse_final(updated, evidence=verdict.evidence)
-        if verdict.cancel_failed is not None:
-            failed = verdict.cancel_failed
-            gone = (failed.codespace, failed.code) in codes.ORDER_GONE_CODES
-            raise ChainRejected(
-                f"The cancel of {row['order_id']} did not take effect: {failed.evidence}. "
-                + (
-                    "Nothing yet shows how the order left the book, so it is OPEN again."
-                    if gone
-                    else "The order is OPEN again."
-                ),
-                f"Run `dydxctl cancel {row['order_id']}` to send a new cancel (it also tells "
-                "how the order ended if it is gone).",
-                codespace=failed.codespace or "none", code=failed.code,
-                order_id=row["order_id"], evidence=verdict.evidence,
-            )  # fmt: skip
-        if time.monotonic() > deadline:
-            left = ""
-            if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
-                left = f" ({expiry.blocks_left(current, clock)} blocks before it expires)"
-            raise WaitTimedOut(
-                f"Order {row['order_id']} is not final after {timeout_s:g} s{left}: "
-                f"{verdict.evidence}. Its status stays {status}.",
-                "Run `dydxctl sync` or `dydxctl cancel --wait` again later.",
-                order_id=row["order_id"], status=status, indexer_status=our_status(
-                    (data or {}).get("status")) if data else None,
-            )  # fmt: skip
-        heard = ws_wait.pause(rt, store, row, WAIT_POLL_S)
 
 
 def _record_attempt(

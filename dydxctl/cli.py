@@ -425,7 +425,13 @@ def cancel_command(
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Follow until final (websocket, else polling).")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final (the Indexer websocket, else "
+            "polling): exit 0 CANCELED, 4 FILLED, 5 EXPIRED, 6 the cancel failed in its "
+            "block, 11 timed out.",
+        ),
     ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
     dry_run: Annotated[

@@ -240,8 +240,8 @@ def settle(
 ) -> dict[str, Any]:
     """Move a row to `status` when the status machine allows it; otherwise leave it.
     Moving to its own status records the evidence as an event (e.g. "in a block")."""
-    from dydxctl.errors import OrderNotFound
-    from dydxctl.store import TRANSITIONS, IllegalTransition
+    from dydxctl.errors import InternalError, OrderNotFound
+    from dydxctl.store import TRANSITIONS
 
     current = store.get(row["order_id"])
     if current is None:
@@ -255,8 +255,13 @@ def settle(
         return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
     except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
         return row
-    except IllegalTransition:  # another process (e.g. `watch`) settled it first
-        return store.get(row["order_id"]) or row
+    except InternalError:
+        # Another process moved the row between our read and our write (e.g. a concurrent
+        # sync settled it): its newer status stands. Same status as read: a real bug.
+        latest = store.get(row["order_id"])
+        if latest is not None and latest["status"] != current["status"]:
+            return latest
+        raise
 
 
 def apply(store: Store, row: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
@@ -268,3 +273,32 @@ def apply(store: Store, row: dict[str, Any], verdict: Verdict) -> dict[str, Any]
     if same and not verdict.evidence.startswith(CONFIRMED_PREFIX):
         return current  # type: ignore[return-value]
     return settle(store, row, verdict.status, None, verdict.evidence)
+
+
+def refuse_final(row: dict[str, Any], *, evidence: str = "") -> None:
+    """Raise the documented error for an order in a final state (exit 4 or 5)."""
+    from dydxctl.errors import AlreadyFinal, OrderExpired
+
+    status = row["status"]
+    why = f" ({evidence})" if evidence else ""
+    if status in ("FILLED", "CANCELED"):
+        raise AlreadyFinal(
+            f"Order {row['order_id']} is already {status.lower()}{why}. Nothing was sent.",
+            "Nothing to cancel.",
+            order_id=row["order_id"],
+            status=status,
+        )
+    if status == "EXPIRED":
+        raise OrderExpired(
+            f"Order {row['order_id']} has expired{why}. Nothing was sent.",
+            "`dydxctl prune-expired` will clean it up.",
+            order_id=row["order_id"],
+        )
+    if status == "REJECTED":
+        raise AlreadyFinal(
+            f"Order {row['order_id']} was never on the book: its placement was rejected{why}. "
+            "Nothing was sent.",
+            "Nothing to cancel.",
+            order_id=row["order_id"],
+            status=status,
+        )
