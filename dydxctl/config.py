@@ -195,6 +195,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         raise BadInput(
             f"Timeout {timeout_text!r} is not a number of seconds in (0, 600].", "e.g. --timeout 5"
         )
+    websocket = str(
+        pick("websocket", "DYDXCTL_WEBSOCKET")
+        or _websocket_for(network, pick("indexer", "DYDXCTL_INDEXER"))
+    )
+    if not websocket.startswith(("ws://", "wss://")):
+        raise BadInput(
+            f"Websocket URL {websocket!r} is not ws:// or wss://.",
+            "e.g. --websocket wss://indexer.dydx.trade/v4/ws",
+        )
     db = pick("db", "DYDXCTL_DB")
     log_file = pick("log_file", "DYDXCTL_LOG_FILE")
     mnemonic_file = pick("mnemonic_file", "DYDXCTL_MNEMONIC_FILE")
@@ -214,10 +223,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         prune_keep=str(file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)),
         config_path=config_path,
         timeout_s=timeout_s,
-        websocket=str(
-            pick("websocket", "DYDXCTL_WEBSOCKET", None)
-            or _websocket_for(network, pick("indexer", "DYDXCTL_INDEXER"))
-        ),
+        websocket=websocket,
     )
 
 

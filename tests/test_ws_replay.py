@@ -150,3 +150,17 @@ def test_watch_replays_real_payloads(cli: Any) -> None:
     table = cli("watch", *args)  # the rich view of the same stream
     assert table.exit_code == 0 and "2caebf6b-35d3-512c-a4d9-e438445d8dba" in table.stdout
     assert "FILLED" in table.stdout
+
+
+def test_websocket_url_settings(cli: Any) -> None:
+    from dydxctl.config import resolve
+
+    assert resolve({"network": "mainnet"}, {}).websocket == "wss://indexer.dydx.trade/v4/ws"
+    local = resolve({"network": "local", "indexer": "http://127.0.0.1:4002"}, {})
+    assert local.websocket == "ws://127.0.0.1:4003/v4/ws"  # socks beside the Indexer
+    custom = resolve({"indexer": "https://indexer.example.org/v4"}, {})
+    assert custom.websocket == "wss://indexer.example.org/v4/ws"
+    env = resolve({}, {"DYDXCTL_WEBSOCKET": "ws://127.0.0.1:9/v4/ws"})
+    assert env.websocket == "ws://127.0.0.1:9/v4/ws"
+    bad = cli("--websocket", "http://nope", "--json", "watch", "--duration", "0")
+    assert bad.exit_code == 2 and "ws:// or wss://" in bad.stdout
