@@ -566,7 +566,12 @@ def watch_command(
     ] = 30.0,
     replay: Annotated[
         list[Path] | None,
-        typer.Option(help="Show recorded websocket messages instead (view only; no store)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Show recorded websocket messages instead (view only; no store).",
+        ),
     ] = None,
 ) -> None:
     """Live orders from the Indexer websocket; with --json, one JSON object per event."""

@@ -61,6 +61,7 @@ COMMAND_ERRORS: dict[str, tuple[list[str], str, dict[str, str], int]] = {
     "demo": (["demo"], "", {"DYDXCTL_FEATURE_CANCEL": "0"}, 9),
     "emulator": (["emulator", "--grpc-port", "0", "--indexer-port", "PORT"], "busy-port", {}, 2),
     "keys new": (["keys", "new", "--out", "KEY"], "existing-key", {}, 2),
+    "watch": (["watch", "--replay", "KEY"], "", {}, 2),  # a replay file that does not exist
 }  # fmt: skip
 
 
