@@ -241,10 +241,11 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
 
             signed, result = _broadcast_stateful(rt, messages, number, on_resign=remember)
     except Unreachable as exc:
-        store.transition(
-            row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
-            last_error=exc.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], row["place_tx_hash"], None):
+            store.transition(
+                row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
+                last_error=exc.message,
+            )  # fmt: skip
         log.info("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
         raise Unreachable(
             f"{exc.message} The order {row['order_id']} may or may not have been placed; "
