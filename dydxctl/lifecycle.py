@@ -328,7 +328,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
             f"Order {order_uuid} is neither in the store nor known to the Indexer.",
             "Check the id, the --network, and the --subaccount it was placed on.",
         )
-    row = row_from_indexer(rt, data)
+    row = row_from_indexer(rt, data, remember=record)
     existing = store.get(row["order_id"])
     if existing is not None:
         return existing, "indexer"
