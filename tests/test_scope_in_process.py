@@ -69,8 +69,10 @@ def test_library_prune_deletes_by_default_and_counts_on_dry_run(chain_cli: Chain
         dry = reconcile.prune(rt, dry_run=True)
         assert (dry.dry_run, dry.expired_short_term, dry.kept) == (True, 1, 1)
         assert rt.store().count() == 2
-        done = reconcile.prune(rt)
+        progressed: list[int] = []
+        done = reconcile.prune(rt, progress=progressed.append)
         assert (done.dry_run, done.expired_short_term, done.kept) == (False, 1, 1)
+        assert progressed == [1]
         assert rt.store().get(dead["order_id"]) is None
         assert rt.store().get(live["order_id"]) is not None
     finally:
@@ -118,3 +120,4 @@ def test_cancel_all_failed_rows_say_failed_and_why(chain_cli: ChainCli) -> None:
     assert data["failed"] == 1 and "1 failed" in data["summary"]
     [row] = data["orders"]
     assert row["detail"] and row["kind"] == "long-term" and row["market"] == "BTC-USD"
+    assert row["tx_hash"]  # the rejected transaction, to look up
