@@ -138,3 +138,28 @@ def test_cancel_all_dry_run_leaves_the_store_byte_identical(chain_cli: ChainCli)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not db.with_name(db.name + "-wal").exists()
     assert chain_cli.emu.state.open_order_count() == 3
+
+
+def test_cancel_all_is_scoped_to_the_subaccount_and_market(chain_cli: ChainCli) -> None:
+    btc = chain_cli.place(*LIMIT)
+    eth = chain_cli.place("--market", "ETH-USD", "--side", "sell", "--size", "0.01",
+                          "--price", "3000")  # fmt: skip
+    other_sub = chain_cli.place(*LIMIT, "--subaccount", "1")
+    data = chain_cli.json("cancel", "--all", "--market", "BTC-USD")
+    assert [o["order_id"] for o in data["orders"]] == [btc["order_id"]]
+    assert data["summary"] == "cancel --all: 1 orders, 1 cancelled, 0 failed"
+    assert (data["failed"], data["exit_code"]) == (0, 0)
+    rest = chain_cli.json("cancel", "--all")
+    assert [o["order_id"] for o in rest["orders"]] == [eth["order_id"]]
+    assert _status(chain_cli, other_sub["order_id"]) == "OPEN"
+    sub1 = chain_cli.json("cancel", "--all", "--subaccount", "1")
+    assert [o["order_id"] for o in sub1["orders"]] == [other_sub["order_id"]]
+
+
+def test_cancel_all_disabled_by_the_feature_flag_exits_9(chain_cli: ChainCli) -> None:
+    chain_cli.place(*LIMIT)
+    sent = chain_cli.broadcasts()
+    err = chain_cli.json("cancel", "--all", expect_exit=9,
+                         env={"DYDXCTL_FEATURE_CANCEL": "0"})  # fmt: skip
+    assert err["error"]["kind"] == "disabled"
+    assert chain_cli.broadcasts() == sent
