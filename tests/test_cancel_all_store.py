@@ -163,3 +163,25 @@ def test_cancel_all_disabled_by_the_feature_flag_exits_9(chain_cli: ChainCli) ->
                          env={"DYDXCTL_FEATURE_CANCEL": "0"})  # fmt: skip
     assert err["error"]["kind"] == "disabled"
     assert chain_cli.broadcasts() == sent
+
+
+def test_cancel_all_takes_only_this_wallets_live_rows(chain_cli: ChainCli) -> None:
+    from tests.conftest import order_row
+
+    mine = chain_cli.place(*SHORT, "--subaccount", "1")
+    theirs = order_row(address="dydx1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", status="OPEN",
+                       subaccount_number=1, good_til_block=10_000)  # fmt: skip
+    done = order_row(status="OPEN", subaccount_number=1, good_til_block=10_000)
+    with Store.open(chain_cli.db_path) as s:
+        s.insert_order(theirs)
+        s.insert_order(done)
+        s.transition(done["order_id"], "FILLED")
+    chain_cli.emu.reset_calls()
+    data = chain_cli.json("cancel", "--all", "--subaccount", "1")
+    assert [o["order_id"] for o in data["orders"]] == [mine["order_id"]]
+    assert data["orders"][0]["outcome"] == "CANCEL_PENDING"  # MsgBatchCancel for subaccount 1
+    assert _status(chain_cli, theirs["order_id"]) == "OPEN"
+    calls = [c["name"] for c in chain_cli.emu.call_log()]
+    assert "Account" not in calls  # the account number comes from the store's cache
+    chain_cli.emu.advance(1)
+    assert chain_cli.emu.state.open_order_count() == 0
