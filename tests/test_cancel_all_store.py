@@ -185,3 +185,69 @@ def test_cancel_all_takes_only_this_wallets_live_rows(chain_cli: ChainCli) -> No
     assert "Account" not in calls  # the account number comes from the store's cache
     chain_cli.emu.advance(1)
     assert chain_cli.emu.state.open_order_count() == 0
+
+
+def _attempts(cli: ChainCli) -> list[dict[str, Any]]:
+    with Store.open(cli.db_path) as s:
+        return s._query("SELECT * FROM cancel_attempts ORDER BY id")
+
+
+def test_batch_cancel_records_its_good_til_block_and_attempts(chain_cli: ChainCli) -> None:
+    first = chain_cli.place(*LIMIT[:8], "--good-til-blocks", "5")
+    second = chain_cli.place(*LIMIT[:8], "--good-til-blocks", "12")
+    height = chain_cli.emu.state.height
+    data = chain_cli.json("cancel", "--all")
+    assert {o["outcome"] for o in data["orders"]} == {"CANCEL_PENDING"}
+    [tx_hash] = {o["tx_hash"] for o in data["orders"]}
+    assert tx_hash and all(o["detail"] == "" for o in data["orders"])
+    with Store.open(chain_cli.db_path) as s:
+        rows = [s.get(first["order_id"]), s.get(second["order_id"])]
+    # One GTB for the batch: the highest order GTB (≥ latest + 1).
+    gtb = max(second["good_til_block"], height + 1)
+    assert [r["cancel_good_til_block"] for r in rows] == [gtb, gtb]
+    assert [r["cancel_tx_hash"] for r in rows] == [tx_hash, tx_hash]
+    attempts = _attempts(chain_cli)
+    assert [(a["outcome"], a["market"], a["tx_hash"], a["detail"]) for a in attempts] == [
+        ("success", "BTC-USD", tx_hash, "batch cancel")] * 2  # fmt: skip
+    assert all(a["latency_ms"] < 60_000 and a["chain_id"] == "localdydxprotocol"
+               for a in attempts)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "code", "recorded"),
+    [
+        (
+            {"codespace": "clob", "code": 12},
+            "FAILED (chain_rejected)",
+            6,
+            ("failure", "chain_rejected", "clob", 12),
+        ),
+        ({"grpc_status": "UNAVAILABLE"}, "FAILED (unreachable)", 7, None),
+    ],
+    ids=["rejected", "unreachable"],
+)
+def test_a_failed_batch_fails_each_of_its_orders(
+    chain_cli: ChainCli, fault: dict, outcome: str, code: int, recorded: tuple | None
+) -> None:
+    orders = [chain_cli.place(*SHORT) for _ in range(2)]
+    chain_cli.emu.fail_next("BroadcastTx", **fault)
+    data = chain_cli.json("cancel", "--all", expect_exit=code)
+    assert [(o["outcome"], o["exit_code"]) for o in data["orders"]] == [(outcome, code)] * 2
+    assert all(o["detail"] for o in data["orders"])
+    assert data["failed"] == 2
+    assert {_status(chain_cli, o["order_id"]) for o in orders} == {"OPEN"}
+    attempts = _attempts(chain_cli)
+    if recorded is None:
+        assert attempts == []
+    else:
+        got = [(a["outcome"], a["kind"], a["codespace"], a["code"]) for a in attempts]
+        assert got == [recorded] * 2
+        assert all(o["tx_hash"] == attempts[0]["tx_hash"] for o in data["orders"])
+
+
+def test_batch_dry_run_shows_the_signed_hash(chain_cli: ChainCli) -> None:
+    chain_cli.place(*SHORT)
+    data = chain_cli.json("cancel", "--all", "--dry-run")
+    [row] = data["orders"]
+    assert row["outcome"] == "DRY_RUN" and len(row["tx_hash"]) == 64 and row["exit_code"] == 0
+    assert chain_cli.broadcasts() == 1  # the place only
