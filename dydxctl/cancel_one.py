@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import cancel_wait, chain, codes, expiry, finality, logs
+from dydxctl import cancel_wait, chain, codes, expiry, finality, logs, scope
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
@@ -35,7 +35,6 @@ from dydxctl.lifecycle import (
     crash_point,
     sign,
 )
-from dydxctl.orders import decode_order_id
 
 if TYPE_CHECKING:
     from dydxctl.node import BroadcastResult
@@ -67,6 +66,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         row = store.resolve(key, chain_id=rt.settings.chain_id)
         if row is not None:
             return row, "store"
+        scope.refuse_other_chain(rt, key)
     order_uuid = key.strip().lower()
     if not _is_uuid(order_uuid):
         if key.strip().isdigit():
@@ -84,7 +84,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
             "Check the id, the --network, and the --subaccount it was placed on.",
         )
     try:
-        row = row_from_indexer(rt, data)
+        row = row_from_indexer(rt, data, remember=record)
     except MalformedOrder as exc:
         raise OrderNotFound(
             f"The Indexer's order {order_uuid} cannot be cancelled from its fields: {exc}.",
@@ -111,6 +111,7 @@ def cancel(
             "Set it to true (or unset DYDXCTL_FEATURE_CANCEL) to cancel again.",
         )
     row, source = find_order(rt, key, record=not dry_run)
+    scope.require_owner(rt, row)
     store = rt.store()
     finality.refuse_final(row)
     if wait and not dry_run:  # listen before sending, so the removal cannot slip past
@@ -128,7 +129,7 @@ def cancel(
             return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
     order_uuid = row["order_id"]
     flags = row["order_flags"]
-    order_id = decode_order_id(row["order_id_proto"])
+    order_id = scope.stored_order_id(row)
     from dydxctl.tx import cancel_order_msg
 
     gtb = gtbt = None
@@ -137,7 +138,8 @@ def cancel(
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], clock.height)
         if gtb is None:
             evidence = expiry.expiry_evidence(row, clock)
-            finality.settle(store, row, "EXPIRED", None, evidence)
+            if not dry_run:
+                finality.settle(store, row, "EXPIRED", None, evidence)
             raise OrderExpired(
                 f"Order {order_uuid} expired ({evidence}). Nothing was sent.",
                 "`dydxctl prune-expired` will clean it up.",
@@ -149,7 +151,7 @@ def cancel(
         # No local expiry check: the chain answers clob 3003 once its block time is past.
         gtbt = row["good_til_block_time"]
         message = cancel_order_msg(order_id, good_til_block_time=gtbt)
-    number = account_number(rt, row["address"], store=store)
+    number = account_number(rt, row["address"], store=store, remember=not dry_run)
     if dry_run:
         signed = sign(rt, [message], sequence=_sequence_for(flags), number=number)
         return CancelResult(
@@ -165,7 +167,7 @@ def cancel(
             order_uuid, store.get(order_uuid)["status"], tx_hash=signed.tx_hash,
             detail="cancel " + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
             cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb,
-            cancel_good_til_block_time=gtbt,
+            cancel_good_til_block_time=gtbt, durable=True,
         )  # fmt: skip
         crash_point("cancel:after_signing")
 

@@ -139,8 +139,11 @@ def orders_command(
     limit: Annotated[
         int | None, typer.Option(min=1, max=MAX_LIST_LIMIT, help="At most this many rows.")
     ] = 50,
+    all_chains: Annotated[
+        bool, typer.Option("--all-chains", help="Every chain's orders, not only this network's.")
+    ] = False,
 ) -> None:
-    """List stored orders, newest (by creation time) first."""
+    """List stored orders of the current chain, newest (by creation time) first."""
     from dydxctl.orders import parse_status
 
     runtime = runtime_of(ctx)
@@ -150,6 +153,7 @@ def orders_command(
         status=parse_status(status) if status is not None else None,
         market=market.upper() if market else None,
         limit=limit,
+        all_chains=all_chains,
     )
     if not rows and not runtime.settings.json:
         filters = ", ".join(
@@ -164,7 +168,9 @@ def orders_command(
     render.output(
         runtime.settings.json,
         [render.order_object(r) for r in rows],
-        lambda: render.orders_table(rows, title=f"Orders ({len(rows)}, newest first)"),
+        lambda: render.orders_table(
+            rows, title=f"Orders ({len(rows)}, newest first)", with_chain=all_chains
+        ),
     )
 
 
@@ -183,6 +189,9 @@ def show_command(
     store = runtime.store()
     row = store.resolve(order_id)
     if row is None:
+        from dydxctl import scope
+
+        scope.refuse_other_chain(runtime, order_id)
         raise OrderNotFound(
             f"No stored order has the id {order_id}.",
             "Check `dydxctl orders`, or `dydxctl sync --import` to record orders placed elsewhere.",
@@ -414,8 +423,8 @@ def cancel_command(
             outcome,
             lambda: render.rows_table(outcome["orders"], title=outcome["summary"]),
         )
-        if outcome["failed"]:
-            raise typer.Exit(6)
+        if outcome["exit_code"]:
+            raise typer.Exit(outcome["exit_code"])
         return
     assert order_id is not None
     result = lifecycle.cancel(

@@ -24,6 +24,7 @@ from dydxctl.orders import (
     make_order_id,
     plan_order,
 )
+from dydxctl.store import recorded_after_broadcast
 
 if TYPE_CHECKING:
     from dydxctl.cancel_one import CancelResult
@@ -61,15 +62,16 @@ def load_market(rt: Runtime, ticker: str, *, fresh: bool = False, store: Store |
     return market
 
 
-def account_number(rt: Runtime, address: str, *, store: Store | None) -> int:
-    """Account numbers never change: ask the node once, then use the store's cache."""
+def account_number(rt: Runtime, address: str, *, store: Store | None, remember: bool = True) -> int:
+    """Account numbers never change: ask the node once, then use the store's cache
+    (remember=False: read the cache but write nothing, for dry runs)."""
     chain_id = rt.settings.chain_id
     if store is not None:
         cached = store.cached_account_number(chain_id, address)
         if cached is not None:
             return cached
     number = rt.node().account(address).account_number
-    if store is not None:
+    if store is not None and remember:
         store.cache_account_number(chain_id, address, number, time.time())
     return number
 
@@ -214,10 +216,12 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             latency_ms=_ms(started),
         )
     assert store is not None
+    # durable: fsync'd, so the row of a broadcast order survives even a power loss.
     store.insert_order(
         row,
         detail="written before broadcast; place "
         + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
+        durable=True,
     )
     crash_point("place:after_pending_row")
     try:
@@ -231,7 +235,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
                         row["order_id"], "PENDING", tx_hash=resigned.tx_hash,
                         detail="place re-"
                         + finality.SIGNED_DETAIL.format(sequence=resigned.sequence),
-                        place_tx_hash=resigned.tx_hash,
+                        place_tx_hash=resigned.tx_hash, durable=True,
                     )  # fmt: skip
                     row["place_tx_hash"] = resigned.tx_hash
 
@@ -239,10 +243,11 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
                 rt, messages, number, on_resign=remember, signed=signed
             )
     except Unreachable as exc:
-        store.transition(
-            row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
-            last_error=exc.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], row["place_tx_hash"], None):
+            store.transition(
+                row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
+                last_error=exc.message,
+            )  # fmt: skip
         log.info("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
         raise Unreachable(
             f"{exc.message} The order {row['order_id']} may or may not have been placed; "
@@ -254,10 +259,12 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     crash_point("place:after_broadcast")
     if not result.accepted:
         rejection = result.rejection()
-        store.transition(
-            row["order_id"], "REJECTED", tx_hash=result.tx_hash,
-            detail=f"{result.codespace} {result.code}: {result.log}", last_error=rejection.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], result.tx_hash, False):
+            store.transition(
+                row["order_id"], "REJECTED", tx_hash=result.tx_hash,
+                detail=f"{result.codespace} {result.code}: {result.log}",
+                last_error=rejection.message,
+            )  # fmt: skip
         log.info(
             "place %s rejected %s %s in %.1f ms", row["order_id"], result.codespace, result.code,
             _ms(started),
@@ -268,7 +275,8 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     detail = "accepted by CheckTx"
     if chain.is_stateful(flags):
         detail += "; its block result (GetTx) confirms it: `dydxctl sync`"
-    stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
+    with recorded_after_broadcast(row["order_id"], result.tx_hash, True):
+        stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
     crash_point("place:after_status_update")
     latency = _ms(started)
     log.info(

@@ -32,7 +32,10 @@ class Runtime:
         if "store" not in self._cache:
             from dydxctl.store import Store
 
-            self._cache["store"] = Store.open(self.settings.db, create=create)
+            # Scoped to this chain: rows of other chains are neither read nor changed.
+            self._cache["store"] = Store.open(
+                self.settings.db, create=create, chain_id=self.settings.chain_id
+            )
         return self._cache["store"]
 
     def has_store(self) -> bool:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dydxctl.chain import indexer_order_uuid
 
 TEST_ADDRESS = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
+LOCAL_CHAIN = "localdydxprotocol"  # the emulator's chain id (--network local)
 _client_ids = itertools.count(1000)
 
 
@@ -24,7 +25,7 @@ def order_row(**overrides: Any) -> dict[str, Any]:
     from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
     row: dict[str, Any] = {
-        "chain_id": "localdydxprotocol",
+        "chain_id": LOCAL_CHAIN,
         "address": TEST_ADDRESS,
         "subaccount_number": 0,
         "client_id": next(_client_ids),
@@ -74,7 +75,7 @@ def db_path(tmp_path: Path) -> Path:
 def store(db_path: Path) -> Iterator[Any]:
     from dydxctl.store import Store
 
-    with Store.open(db_path) as s:
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s:
         yield s
 
 
