@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS orders (
     UNIQUE (chain_id, address, subaccount_number, client_id, clob_pair_id, order_flags)
 );
 -- Every query and prune is scoped to one chain, so every index starts with chain_id.
-CREATE INDEX IF NOT EXISTS orders_by_status ON orders (chain_id, status, updated_at);
+-- `orders --status S` lists newest first by creation; prune's final-row pass filters
+-- updated_at within one status.
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (chain_id, status, created_at);
 CREATE INDEX IF NOT EXISTS orders_by_good_til_block ON orders (chain_id, good_til_block)
     WHERE good_til_block IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_good_til_block_time
