@@ -164,7 +164,10 @@ def main_options(
             "--insecure", help="Plaintext gRPC to a non-loopback host. (env DYDXCTL_INSECURE)"
         ),
     ] = False,
-    db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store: a SQLite path or a postgresql:// URL. (env DYDXCTL_DB)"),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file. (env DYDXCTL_CONFIG)")
     ] = None,
