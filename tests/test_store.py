@@ -152,6 +152,7 @@ def test_store_file_and_directory_are_owner_only(db_path: Path) -> None:
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
 
 
+@pytest.mark.sqlite_only
 def test_wal_mode_and_busy_timeout(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
@@ -162,6 +163,7 @@ def _plan(store: Store, sql: str, params: tuple) -> str:
     return " | ".join(r[-1] for r in rows)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("sql", "params", "index"),
     [
@@ -284,6 +286,7 @@ def test_unwritable_directory_is_a_store_error(tmp_path: Path) -> None:
         Store.open(target)
 
 
+@pytest.mark.sqlite_only
 def test_bulk_purge_keeps_exactly_the_live_rows(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
