@@ -20,6 +20,7 @@ from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
     Disabled,
+    DuplicateOrder,
     DydxctlError,
     OrderExpired,
     OrderNotFound,
@@ -226,7 +227,15 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             latency_ms=_ms(started),
         )
     assert store is not None
-    store.insert_order(row, detail="written before broadcast")
+    try:
+        store.insert_order(row, detail="written before broadcast")
+    except DuplicateOrder:
+        if request.client_id is not None:
+            raise
+        # Another process (or host) took this client id between the check and the insert:
+        # the UNIQUE OrderId key decided, nothing was sent; draw another id.
+        log.info("place: client id %s taken concurrently; drawing another", client_id)
+        return place(rt, request)
     crash_point("place:after_pending_row")
     try:
         if flags == chain.ORDER_FLAGS_SHORT_TERM:
@@ -394,6 +403,24 @@ def cancel(
             "Set it to true (or unset DYDXCTL_FEATURE_CANCEL) to cancel again.",
         )
     row, source = find_order(rt, key, record=not dry_run)
+    if dry_run:
+        return _cancel_row(rt, row, source, started, dry_run=True)
+    store = rt.store()
+    # One canceller at a time per order (across processes; on PostgreSQL across hosts): the
+    # second reads the first's CANCEL_PENDING and reports it instead of broadcasting again.
+    with store.order_lock(row["order_id"]):
+        row = store.get(row["order_id"]) or row
+        result = _cancel_row(rt, row, source, started, dry_run=False)
+    if wait and result.outcome == "CANCEL_PENDING":
+        return wait_until_final(rt, result, wait_timeout_s)
+    return result
+
+
+def _cancel_row(
+    rt: Runtime, row: dict[str, Any], source: str, started: float, *, dry_run: bool,
+    wait: bool = False, wait_timeout_s: float = 0,
+) -> CancelResult:  # fmt: skip
+    """cancel() for one found order; the caller holds the order's lock (unless dry_run)."""
     store = rt.store()
     order_uuid = row["order_id"]
     _refuse_final(row)

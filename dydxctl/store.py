@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import statistics
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,7 @@ class Store:
         self.conn = conn
         self.path = path
         self._db: sqlite_utils.Database | None = None
+        self._lock_fd: int | None = None  # the sidecar file of order_lock, opened on demand
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -251,6 +253,9 @@ class Store:
         return [name for (name,) in rows]
 
     def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -464,6 +469,44 @@ class Store:
             " WHERE order_id = ? ORDER BY id",
             (order_id,),
         )
+
+    @contextlib.contextmanager
+    def order_lock(self, order_id: str) -> Iterator[None]:
+        """Hold this host's lock on one order (e.g. across a cancel's broadcast).
+
+        A POSIX byte-range lock in a sidecar file, one byte per order hash: it never touches
+        the database's own locks, and the kernel releases it when a process dies.
+        """
+        import fcntl
+        import zlib
+
+        if self._lock_fd is None:
+            lock_path = self.path.with_name(self.path.name + "-locks")
+            try:
+                self._lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot open the lock file {lock_path}: {exc.strerror}.",
+                    "Check the directory's permissions or pass another --db.",
+                ) from exc
+        offset = zlib.crc32(order_id.encode())
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"Order {order_id} stayed locked by another dydxctl for more than "
+                        f"{BUSY_TIMEOUT_MS // 1000} s.",
+                        "Another process is cancelling it; try again.",
+                    ) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, offset)
 
     # --- cancel attempts and metrics ---
     def record_cancel_attempt(
