@@ -3,6 +3,11 @@
 Short-term orders go out in MsgBatchCancel transactions (at most
 MAX_MSG_BATCH_CANCEL_BATCH_SIZE ids each, one good_til_block for the batch); stateful
 orders need one MsgCancelOrder each (MsgBatchCancel is short-term only).
+
+The store holds every order's metadata, so a down or hung Indexer only means orders
+placed elsewhere are missed: the stored ones are cancelled anyway, and the result says so.
+The exit code is the highest of the failed orders' codes (SPEC §3: 4 filled/cancelled,
+5 expired, 6 rejected, 7 unreachable, 8 store), so "unknown outcome" wins over "gone".
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, lifecycle, logs
-from dydxctl.errors import DydxctlError
+from dydxctl.errors import DydxctlError, OrderExpired, Unreachable
 from dydxctl.store import LIVE_STATUSES
 
 if TYPE_CHECKING:
@@ -24,8 +29,12 @@ INDEXER_OPEN_STATUSES = ",".join(
 )
 
 
-def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[str, Any]]:
-    """Live rows of the store ∪ open orders the Indexer knows (recorded in the store)."""
+def open_orders(
+    rt: Runtime, market: str | None, subaccount: int, *, record: bool = True
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Live rows of this chain and wallet in the store ∪ open orders the Indexer knows
+    (recorded in the store unless record is False). The second value is a warning when
+    the Indexer could not be asked."""
     store = rt.store()
     wallet = rt.wallet()
     rows = {
@@ -38,16 +47,26 @@ def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[s
         )
         if r["subaccount_number"] == subaccount
     }
-    for data in rt.indexer().orders(
-        wallet.address, subaccount, status=INDEXER_OPEN_STATUSES, ticker=market
-    ):
+    try:
+        listed = rt.indexer().orders(
+            wallet.address, subaccount, status=INDEXER_OPEN_STATUSES, ticker=market
+        )
+    except Unreachable as exc:
+        warning = (
+            f"The Indexer could not be asked ({exc.message}); cancelling the {len(rows)} "
+            "open orders of the store alone — orders placed elsewhere are not included."
+        )
+        log.warning("cancel --all: %s", warning)
+        return list(rows.values()), warning
+    for data in listed:
         if data.get("id") in rows:
             continue
-        row = lifecycle.row_from_indexer(rt, data)
+        row = lifecycle.row_from_indexer(rt, data, remember=record)
         if store.get(row["order_id"]) is None:
-            store.insert_order(row, detail="recorded from the Indexer by cancel --all")
+            if record:
+                store.insert_order(row, detail="recorded from the Indexer by cancel --all")
             rows[row["order_id"]] = row
-    return list(rows.values())
+    return list(rows.values()), None
 
 
 def cancel_all(
@@ -58,7 +77,7 @@ def cancel_all(
 
     if not rt.settings.features.cancel:
         raise Disabled("Cancelling is switched off by [features] cancel = false.", "")
-    orders = open_orders(rt, market, subaccount)
+    orders, warning = open_orders(rt, market, subaccount, record=not dry_run)
     short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
     stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
     results: list[dict[str, Any]] = []
@@ -69,15 +88,31 @@ def cancel_all(
             outcome = lifecycle.cancel(rt, row["order_id"], dry_run=dry_run)
             results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
         except DydxctlError as exc:
-            results.append(_result_row(row, f"FAILED ({exc.kind})", None, exc.message))
-    failed = sum(1 for r in results if r["outcome"].startswith("FAILED"))
+            results.append(_failed_row(row, exc))
+    failed = sum(1 for r in results if r["exit_code"])
     summary = (
         f"cancel --all: {len(results)} orders, {len(results) - failed} cancelled, {failed} failed"
     )
-    return {"summary": summary, "orders": results, "failed": failed}
+    if warning:
+        summary += " (store only: the Indexer was not reachable)"
+    return {
+        "summary": summary,
+        "orders": results,
+        "failed": failed,
+        "exit_code": exit_code_of(results),
+        "source": "store" if warning else "store+indexer",
+        "warning": warning,
+    }
 
 
-def _result_row(row: dict[str, Any], outcome: str, tx_hash: str | None, detail: str) -> dict:
+def exit_code_of(results: list[dict[str, Any]]) -> int:
+    """0 when every order went; else the highest failed order's code (see module doc)."""
+    return max((r["exit_code"] for r in results), default=0)
+
+
+def _result_row(
+    row: dict[str, Any], outcome: str, tx_hash: str | None, detail: str, exit_code: int = 0
+) -> dict:
     return {
         "order_id": row["order_id"],
         "market": row["market"],
@@ -86,7 +121,12 @@ def _result_row(row: dict[str, Any], outcome: str, tx_hash: str | None, detail: 
         "outcome": outcome,
         "tx_hash": tx_hash,
         "detail": detail,
+        "exit_code": exit_code,
     }
+
+
+def _failed_row(row: dict[str, Any], exc: DydxctlError, tx_hash: str | None = None) -> dict:
+    return _result_row(row, f"FAILED ({exc.kind})", tx_hash, exc.message, exc.exit_code)
 
 
 def _batch_cancel(
@@ -101,12 +141,18 @@ def _batch_cancel(
     results = []
     for row in rows:
         if chain.short_term_cancel_good_til_block(row["good_til_block"], latest.height) is None:
-            lifecycle.mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
-            results.append(_result_row(row, "EXPIRED", None, "already past its good_til_block"))
+            if not dry_run:
+                lifecycle.mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
+            results.append(
+                _result_row(
+                    row, "EXPIRED", None, "already past its good_til_block",
+                    OrderExpired.exit_code,
+                )
+            )  # fmt: skip
         else:
             live.append(row)
     wallet = rt.wallet()
-    number = lifecycle.account_number(rt, wallet.address, store=store)
+    number = lifecycle.account_number(rt, wallet.address, store=store, remember=not dry_run)
     subaccount_id = make_order_id(wallet.address, subaccount, 0, 0, 0).subaccount_id
     size = chain.MAX_MSG_BATCH_CANCEL_BATCH_SIZE
     for start in range(0, len(live), size):
@@ -127,7 +173,7 @@ def _batch_cancel(
         try:
             answer = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
         except DydxctlError as exc:
-            results += [_result_row(r, f"FAILED ({exc.kind})", None, exc.message) for r in chunk]
+            results += [_failed_row(r, exc) for r in chunk]
             continue
         latency = (time.perf_counter() - started) * 1000
         for r in chunk:
@@ -136,10 +182,7 @@ def _batch_cancel(
                 store.update_fields(r["order_id"], cancel_good_til_block=gtb)
                 results.append(_result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
             else:
-                rejection = answer.rejection()
-                results.append(
-                    _result_row(r, f"FAILED ({rejection.kind})", answer.tx_hash, rejection.message)
-                )
+                results.append(_failed_row(r, _batch_rejection(rt, r, answer), answer.tx_hash))
             store.record_cancel_attempt(
                 r["order_id"], market=r["market"], success=answer.accepted, latency_ms=latency,
                 kind=None if answer.accepted else "chain_rejected",
@@ -148,3 +191,19 @@ def _batch_cancel(
             )  # fmt: skip
         log.info("batch cancel %d orders tx=%s code=%s", len(chunk), answer.tx_hash, answer.code)
     return results
+
+
+def _batch_rejection(rt: Runtime, row: dict[str, Any], answer: Any) -> DydxctlError:
+    """A batch the chain refused: an order already gone is resolved against the Indexer
+    as a single cancel is (filled/cancelled → 4, expired → 5); anything else is 6."""
+    from dydxctl import codes
+
+    pair = (answer.codespace, answer.code)
+    if pair in codes.EXPIRED_CODES:
+        return OrderExpired(f"Order {row['order_id']} has expired.", "")
+    if pair in codes.ORDER_GONE_CODES:
+        try:
+            return lifecycle._resolve_gone(rt, row, answer)
+        except Unreachable as exc:
+            return exc
+    return answer.rejection()

@@ -224,13 +224,17 @@ def orders_command(
     status: Annotated[str | None, typer.Option(help="Only orders in this status.")] = None,
     market: Annotated[str | None, typer.Option(help="Only this market, e.g. BTC-USD.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = 50,
+    all_chains: Annotated[
+        bool, typer.Option("--all-chains", help="Every chain's orders, not only this network's.")
+    ] = False,
 ) -> None:
-    """List stored orders, newest first."""
+    """List stored orders of the current chain, newest first."""
     runtime = runtime_of(ctx)
     rows = runtime.store().list_orders(
         status=status.upper() if status else None,
         market=market.upper() if market else None,
         limit=limit,
+        all_chains=all_chains,
     )
     render.output(
         runtime.settings.json,
@@ -252,6 +256,9 @@ def show_command(
     store = runtime.store()
     row = store.resolve(order_id)
     if row is None:
+        from dydxctl import scope
+
+        scope.refuse_other_chain(runtime, order_id)
         raise OrderNotFound(
             f"No stored order has the id {order_id}.",
             "Check `dydxctl orders`, or `dydxctl sync --import` to record orders placed elsewhere.",
@@ -426,8 +433,8 @@ def cancel_command(
             outcome,
             lambda: render.rows_table(outcome["orders"], title=outcome["summary"]),
         )
-        if outcome["failed"]:
-            raise typer.Exit(6)
+        if outcome["exit_code"]:
+            raise typer.Exit(outcome["exit_code"])
         return
     assert order_id is not None
     result = lifecycle.cancel(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, codes, logs
+from dydxctl import chain, codes, logs, scope
 from dydxctl.durations import format_unix, parse_time
 from dydxctl.errors import (
     AlreadyFinal,
@@ -31,13 +31,12 @@ from dydxctl.orders import (
     ORDER_TYPES_BY_INDEXER_NAME,
     OrderRequest,
     build_order,
-    decode_order_id,
     encode_order_id,
     kind_flags,
     make_order_id,
     plan_order,
 )
-from dydxctl.store import TRANSITIONS
+from dydxctl.store import TRANSITIONS, recorded_after_broadcast
 
 if TYPE_CHECKING:
     from dydxctl.node import BroadcastResult
@@ -80,15 +79,16 @@ def load_market(rt: Runtime, ticker: str, *, fresh: bool = False, store: Store |
     return market
 
 
-def account_number(rt: Runtime, address: str, *, store: Store | None) -> int:
-    """Account numbers never change: ask the node once, then use the store's cache."""
+def account_number(rt: Runtime, address: str, *, store: Store | None, remember: bool = True) -> int:
+    """Account numbers never change: ask the node once, then use the store's cache
+    (remember=False: read the cache but write nothing, for dry runs)."""
     chain_id = rt.settings.chain_id
     if store is not None:
         cached = store.cached_account_number(chain_id, address)
         if cached is not None:
             return cached
     number = rt.node().account(address).account_number
-    if store is not None:
+    if store is not None and remember:
         store.cache_account_number(chain_id, address, number, time.time())
     return number
 
@@ -228,7 +228,8 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         )
     assert store is not None
     try:
-        store.insert_order(row, detail="written before broadcast")
+        # durable: fsync'd, so the row of a broadcast order survives even a power loss.
+        store.insert_order(row, detail="written before broadcast", durable=True)
     except DuplicateOrder:
         if request.client_id is not None:
             raise
@@ -262,6 +263,15 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             order_id=row["order_id"],
         ) from None
     crash_point("place:after_broadcast")
+    with recorded_after_broadcast(row["order_id"], result.tx_hash, result.accepted):
+        return _settle_place(store, row, result, flags, client_id, started)
+
+
+def _settle_place(
+    store: Store, row: dict[str, Any], result: BroadcastResult, flags: int, client_id: int,
+    started: float,
+) -> PlaceResult:  # fmt: skip
+    """Record the chain's answer to a placement (after the broadcast)."""
     if not result.accepted:
         rejection = result.rejection()
         store.transition(
@@ -309,6 +319,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         row = store.resolve(key, chain_id=rt.settings.chain_id)
         if row is not None:
             return row, "store"
+        scope.refuse_other_chain(rt, key)
     order_uuid = key.strip().lower()
     if not _is_uuid(order_uuid):
         if key.strip().isdigit():
@@ -334,8 +345,9 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
     return row, "indexer"
 
 
-def row_from_indexer(rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild an order's metadata and OrderId from the Indexer's /v4/orders/{id} fields."""
+def row_from_indexer(rt: Runtime, data: dict[str, Any], *, remember: bool = True) -> dict[str, Any]:
+    """Rebuild an order's metadata and OrderId from the Indexer's /v4/orders/{id} fields
+    (remember=False: the store is not written, not even its market cache — dry runs)."""
     wallet = rt.wallet()
     try:
         number = int(data["subaccountNumber"])
@@ -357,7 +369,7 @@ def row_from_indexer(rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
             f"(they give {order_uuid}).",
             "",
         )
-    market = load_market(rt, ticker, store=rt.store())
+    market = load_market(rt, ticker, store=rt.store() if remember else None)
     size, price = Decimal(str(data["size"])), Decimal(str(data["price"]))
     gtbt_text = data.get("goodTilBlockTime")
     trigger = data.get("triggerPrice")
@@ -403,6 +415,7 @@ def cancel(
             "Set it to true (or unset DYDXCTL_FEATURE_CANCEL) to cancel again.",
         )
     row, source = find_order(rt, key, record=not dry_run)
+    scope.require_owner(rt, row)
     if dry_run:
         return _cancel_row(rt, row, source, started, dry_run=True)
     store = rt.store()
@@ -431,7 +444,7 @@ def _cancel_row(
         )  # fmt: skip
         return wait_until_final(rt, result, wait_timeout_s) if wait else result
     flags = row["order_flags"]
-    order_id = decode_order_id(row["order_id_proto"])
+    order_id = scope.stored_order_id(row)
     from dydxctl.tx import cancel_order_msg
 
     gtb = gtbt = None
@@ -439,7 +452,8 @@ def _cancel_row(
         latest = rt.node().latest_block()
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], latest.height)
         if gtb is None:
-            mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
+            if not dry_run:
+                mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
             raise OrderExpired(
                 f"Order {order_uuid} expired: block {row['good_til_block']} (its good_til_block) "
                 f"has passed (the chain is at {latest.height}). Nothing was sent.",
@@ -453,7 +467,8 @@ def _cancel_row(
         # Only the chain's block time is authoritative: refuse locally only when the local
         # clock says the order expired well ago; nearer than that, the chain answers 3003.
         if gtbt <= int(time.time()) - LOCAL_CLOCK_ALLOWANCE_S:
-            mark_expired(store, row, "good_til_block_time has passed")
+            if not dry_run:
+                mark_expired(store, row, "good_til_block_time has passed")
             raise OrderExpired(
                 f"Order {order_uuid} expired at {format_unix(gtbt)} (its good-til time). "
                 "Nothing was sent.",
@@ -461,7 +476,7 @@ def _cancel_row(
                 order_id=order_uuid,
             )
         message = cancel_order_msg(order_id, good_til_block_time=gtbt)
-    number = account_number(rt, row["address"], store=store)
+    number = account_number(rt, row["address"], store=store, remember=not dry_run)
     if dry_run:
         signed = sign(rt, [message], sequence=_sequence_for(flags), number=number)
         return CancelResult(
@@ -473,16 +488,18 @@ def _cancel_row(
         if flags == chain.ORDER_FLAGS_SHORT_TERM:
             signed = sign(rt, [message], sequence=0, number=number)
             store.update_fields(
-                order_uuid, cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb
-            )
+                order_uuid, cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb,
+                durable=True,
+            )  # fmt: skip
             crash_point("cancel:after_signing")
             answer = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
         else:
 
             def remember(resigned: SignedTx) -> None:
                 store.update_fields(
-                    order_uuid, cancel_tx_hash=resigned.tx_hash, cancel_good_til_block_time=gtbt
-                )
+                    order_uuid, cancel_tx_hash=resigned.tx_hash, cancel_good_til_block_time=gtbt,
+                    durable=True,
+                )  # fmt: skip
                 crash_point("cancel:after_signing")
 
             signed, answer = _broadcast_stateful(rt, [message], number, on_resign=remember)

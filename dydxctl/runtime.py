@@ -32,7 +32,10 @@ class Runtime:
         if "store" not in self._cache:
             from dydxctl.store_open import open_store
 
-            self._cache["store"] = open_store(self.settings.db, create=create)
+            # Scoped to this chain: rows of other chains are neither read nor changed.
+            self._cache["store"] = open_store(
+                self.settings.db, create=create, chain_id=self.settings.chain_id
+            )
         return self._cache["store"]
 
     def has_store(self) -> bool:

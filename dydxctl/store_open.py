@@ -39,15 +39,18 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def open_store(target: str | Path, *, create: bool = True) -> Store | PgStore:
-    """Open the store a --db value names (a PostgreSQL URL, else a SQLite path)."""
+def open_store(
+    target: str | Path, *, create: bool = True, chain_id: str | None = None
+) -> Store | PgStore:
+    """Open the store a --db value names (a PostgreSQL URL, else a SQLite path), scoped to
+    chain_id's rows when given (store.Store's chain scope)."""
     if is_postgres_url(target):
         from dydxctl.store_pg import PgStore
 
-        return PgStore.open(str(target), create=create)
+        return PgStore.open(str(target), create=create, chain_id=chain_id)
     from dydxctl.store import Store
 
-    return Store.open(Path(target).expanduser(), create=create)
+    return Store.open(Path(target).expanduser(), create=create, chain_id=chain_id)
 
 
 def store_exists(target: str | Path) -> bool:

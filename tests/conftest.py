@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from dydxctl.chain import indexer_order_uuid
 
 TEST_ADDRESS = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
+LOCAL_CHAIN = "localdydxprotocol"  # the emulator's chain id (--network local)
 _client_ids = itertools.count(1000)
 
 
@@ -30,7 +31,7 @@ def order_row(**overrides: Any) -> dict[str, Any]:
     from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
     row: dict[str, Any] = {
-        "chain_id": "localdydxprotocol",
+        "chain_id": LOCAL_CHAIN,
         "address": TEST_ADDRESS,
         "subaccount_number": 0,
         "client_id": next(_client_ids),
@@ -133,7 +134,7 @@ def db_target(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Pa
 def store(db_target: Path | str) -> Iterator[Any]:
     from dydxctl.store_open import open_store
 
-    with open_store(db_target) as s:
+    with open_store(db_target, chain_id=LOCAL_CHAIN) as s:
         yield s
 
 
