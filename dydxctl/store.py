@@ -419,12 +419,16 @@ class Store:
 
     def _begin_immediate(self) -> None:
         """Take the write lock, polling every WRITE_LOCK_POLL_S up to BUSY_TIMEOUT_MS."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        started = time.monotonic()
+        deadline = started + BUSY_TIMEOUT_MS / 1000
         self.conn.execute("PRAGMA busy_timeout = 0")
         try:
             while True:
                 try:
                     self.conn.execute("BEGIN IMMEDIATE")
+                    waited_ms = (time.monotonic() - started) * 1000
+                    if waited_ms >= 1:
+                        log.info("store: waited %.1f ms for the write lock", waited_ms)
                     return
                 except sqlite3.OperationalError as exc:
                     busy = "locked" in str(exc) or "busy" in str(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dydxctl.config import DEFAULT_NETWORK, NETWORKS
 from dydxctl.render import ORDER_JSON_KEYS
 from dydxctl.store import Store
 from tests.conftest import Cli, order_row
@@ -15,8 +16,15 @@ SPEC_KEYS = {
 }  # fmt: skip
 
 
+# The chain of the default network (testnet): `cli` passes no --network.
+DEFAULT_CHAIN = NETWORKS[DEFAULT_NETWORK].chain_id
+
+
 def _seed(db_path: Path) -> list[dict]:
-    rows = [order_row(), order_row(market="ETH-USD", clob_pair_id=1, order_flags=64)]
+    rows = [
+        order_row(chain_id=DEFAULT_CHAIN),
+        order_row(chain_id=DEFAULT_CHAIN, market="ETH-USD", clob_pair_id=1, order_flags=64),
+    ]
     with Store.open(db_path) as s:
         for r in rows:
             s.insert_order(r)
