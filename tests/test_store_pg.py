@@ -358,3 +358,26 @@ def test_store_error_after_the_broadcast_leaves_the_order_for_sync(
     ChainCli(pg_url, emulator).json("sync")
     with PgStore.open(pg_url) as s:
         assert s.get(row["order_id"])["status"] == "OPEN"
+
+
+def test_db_url_from_the_environment_and_the_config_file(
+    pg_url: str, tmp_path: Path, isolated_env: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from dydxctl.cli import app
+
+    row = order_row()
+    with PgStore.open(pg_url) as s:
+        s.insert_order(row)
+    runner = CliRunner()
+    by_env = runner.invoke(app, ["--network", "local", "--json", "orders"],
+                           env={"DYDXCTL_DB": pg_url})  # fmt: skip
+    assert by_env.exit_code == 0, by_env.output
+    assert [r["order_id"] for r in json.loads(by_env.stdout)] == [row["order_id"]]
+    config = tmp_path / "config.toml"
+    config.write_text(f'network = "local"\ndb = "{pg_url}"\n')
+    by_file = runner.invoke(app, ["--config", str(config), "--json", "orders"])
+    assert by_file.exit_code == 0, by_file.output
+    assert [r["order_id"] for r in json.loads(by_file.stdout)] == [row["order_id"]]
+    assert not list(tmp_path.rglob("*.db"))  # no SQLite file was made on the side
