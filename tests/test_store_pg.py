@@ -208,6 +208,30 @@ def test_order_lock_serialises_two_hosts(pg_url: str) -> None:
     assert seen == ["a done", "b", "other orders do not wait"]
 
 
+def test_status_changes_of_two_hosts_serialise_on_the_row(pg_url: str) -> None:
+    row = order_row()
+    finished: list[str] = []
+    with PgStore.open(pg_url) as host_a, PgStore.open(pg_url) as host_b:
+        host_a.insert_order(row)
+
+        def second() -> None:
+            host_b.transition(row["order_id"], "CANCEL_PENDING")
+            finished.append("b")
+
+        with host_a.write():
+            host_a.transition(row["order_id"], "OPEN")  # row locked until this commits
+            worker = threading.Thread(target=second)
+            worker.start()
+            time.sleep(0.3)
+            finished.append("a")
+        worker.join(timeout=10)
+        # b waited for a's commit, then saw OPEN (PENDING → CANCEL_PENDING is illegal).
+        assert finished == ["a", "b"]
+        assert [e["to_status"] for e in host_b.events(row["order_id"])] == [
+            "PENDING", "OPEN", "CANCEL_PENDING",
+        ]  # fmt: skip
+
+
 def test_write_ahead_row_is_visible_to_another_host_before_the_broadcast(
     emulator: Emulator, pg_url: str
 ) -> None:
