@@ -257,6 +257,10 @@ class Store:
     chain's rows only. Without it (tests, benchmarks) a UUID must name one row.
     """
 
+    # How long one prune transaction should last (a backend without a global write lock,
+    # like PostgreSQL, can afford longer ones).
+    prune_tx_target_s = PRUNE_TX_TARGET_S
+
     def __init__(self, conn: sqlite3.Connection, path: Path, chain_id: str | None = None) -> None:
         self.conn = conn
         self.path = path
@@ -815,7 +819,7 @@ class Store:
                 if deleted < batch:
                     break
                 # Size the next batch to the time target; let waiting writers in meanwhile.
-                scaled = int(batch * PRUNE_TX_TARGET_S / max(took, 1e-3))
+                scaled = int(batch * self.prune_tx_target_s / max(took, 1e-3))
                 batch = max(PRUNE_MIN_BATCH, min(batch_size, scaled, batch * 2))
                 time.sleep(PRUNE_YIELD_S)
         return PruneSummary(

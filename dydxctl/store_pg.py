@@ -53,6 +53,8 @@ CONNECT_TIMEOUT_S = 5
 # Used only when neither the server nor the URL's options set a statement_timeout: a
 # statement stuck behind another host's lock then fails (exit 8) instead of hanging.
 DEFAULT_STATEMENT_TIMEOUT = "30s"
+# Store.prune sizes each batch to a short transaction; this only caps it.
+PG_PRUNE_BATCH_SIZE = 50_000
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -82,6 +84,9 @@ class PgStore(Store):
     """The repository over one PostgreSQL database (and schema). One per thread or process."""
 
     backend = "postgresql"
+    # A prune batch locks only its own (expired) rows: nobody waits on it, so it may run
+    # longer than SQLite's, whose write lock stops every other writer.
+    prune_tx_target_s = 0.5
 
     def __init__(self, conn: Any, url: str, chain_id: str | None = None) -> None:
         super().__init__(conn, redact_url(url), chain_id)  # type: ignore[arg-type]
@@ -251,12 +256,21 @@ class PgStore(Store):
                 self._query("SELECT pg_advisory_unlock(?, hashtext(?))", key)
 
     # --- pruning ---
+    def prune(self, *, batch_size: int = PG_PRUNE_BATCH_SIZE, **kwargs: Any) -> Any:
+        """Store.prune (same rules, time-bounded batches), with a larger batch cap: under
+        MVCC a batch blocks no reader and no writer of other rows."""
+        return super().prune(batch_size=batch_size, **kwargs)
+
     def _prune_batch(self, select_sql: str, params: dict[str, Any]) -> int:
-        """One batch by ctid (PostgreSQL's rowid), skipping rows another host has locked."""
-        select = select_sql.replace("SELECT rowid FROM", "SELECT ctid FROM", 1)
+        """One batch by ctid (PostgreSQL's rowid), skipping rows another host has locked;
+        the orders' events go in the same statement (schema_pg.sql has no cascade)."""
+        select = select_sql.replace("SELECT rowid FROM", "SELECT ctid, chain_id, order_id FROM", 1)
         with self.write():
             cursor = self._execute(
-                f"DELETE FROM orders WHERE ctid = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))",
+                f"WITH doomed AS ({select} FOR UPDATE SKIP LOCKED),"
+                " events AS (DELETE FROM order_events e USING doomed d"
+                " WHERE e.chain_id = d.chain_id AND e.order_id = d.order_id)"
+                " DELETE FROM orders o USING doomed d WHERE o.ctid = d.ctid",
                 params,
             )
         return cursor.rowcount
