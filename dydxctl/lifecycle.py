@@ -341,7 +341,11 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
     if existing is not None:
         return existing, "indexer"
     if record:
-        store.insert_order(row, detail="recorded from the Indexer")
+        try:
+            store.insert_order(row, detail="recorded from the Indexer")
+        except DuplicateOrder:
+            # Another process (or host) recorded it a moment ago: use its row.
+            return store.get(row["order_id"]) or row, "indexer"
     return row, "indexer"
 
 

@@ -282,6 +282,28 @@ def test_two_hosts_cancelling_one_order_broadcast_once(
         assert s.cancel_metrics()["attempts"] == 1
 
 
+def test_two_hosts_cancelling_an_order_neither_stored_broadcast_once(
+    emulator: Emulator, pg_url: str, tmp_path: Path
+) -> None:
+    """Placed from a laptop's own SQLite store; two fleet hosts rebuild it from the Indexer
+    at once: one records it, the other uses that row, and one cancel is broadcast."""
+    placed = _run(emulator, str(tmp_path / "laptop.db"), "place", *SHORT)
+    assert placed.returncode == 0, placed.stderr
+    order_id = json.loads(placed.stdout)["order_id"]
+    emulator.reset_calls()
+    emulator.fail_next("BroadcastTx", delay_s=1.0)
+    argv = dydxctl_argv(emulator, pg_url, "--json", "cancel", order_id)
+    env = clean_env(DYDX_MNEMONIC=TEST_MNEMONIC)
+    procs = [subprocess.Popen(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env) for _ in range(2)]  # fmt: skip
+    results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert [json.loads(out)["outcome"] for _, out, _ in results] == ["CANCEL_PENDING"] * 2
+    assert sum(1 for c in emulator.call_log() if c["name"] == "BroadcastTx") == 1
+    with PgStore.open(pg_url) as s:
+        assert s.get(order_id)["status"] == "CANCEL_PENDING"
+
+
 PLACER = """
 import sys
 from decimal import Decimal
