@@ -120,7 +120,8 @@ INSERT INTO orders (order_id, chain_id, address, subaccount_number, client_id, c
     updated_at)
 SELECT md5(i::text)::uuid::text, %(chain)s, %(address)s, 0, i, 0, 0, 'AA==', 'BTC-USD', 'BUY',
     'LIMIT', 'GTT', 0, 1000000, 5000000000, '0.0001', '50000',
-    CASE WHEN i %% 100 = 0 THEN %(height)s + 10 ELSE %(height)s - 1000 END,  -- 1 %% live
+    -- 1 %% live; the rest expired over the last 200,000 blocks, 5 orders a block
+    CASE WHEN i %% 100 = 0 THEN %(height)s + 10 ELSE %(height)s - 1000 - i / 5 %% 200000 END,
     0, 'OPEN', 'place', %(stamp)s, %(stamp)s
 FROM generate_series(0, %(rows)s - 1) AS i
 """
