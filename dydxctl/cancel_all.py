@@ -88,7 +88,7 @@ def cancel_all(
             outcome = lifecycle.cancel(rt, row["order_id"], dry_run=dry_run)
             results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
         except DydxctlError as exc:
-            results.append(_failed_row(row, exc))
+            results.append(_failed_row(row, exc, exc.details.get("tx_hash")))
     failed = sum(1 for r in results if r["exit_code"])
     summary = (
         f"cancel --all: {len(results)} orders, {len(results) - failed} cancelled, {failed} failed"

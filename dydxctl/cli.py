@@ -239,7 +239,7 @@ def orders_command(
     render.output(
         runtime.settings.json,
         [render.order_object(r) for r in rows],
-        lambda: render.orders_table(rows, title=f"Orders ({len(rows)})"),
+        lambda: render.orders_table(rows, title=f"Orders ({len(rows)})", with_chain=all_chains),
     )
 
 

@@ -250,10 +250,11 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
 
             signed, result = _broadcast_stateful(rt, messages, number, on_resign=remember)
     except Unreachable as exc:
-        store.transition(
-            row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
-            last_error=exc.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], row["place_tx_hash"], None):
+            store.transition(
+                row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
+                last_error=exc.message,
+            )  # fmt: skip
         log.info("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
         raise Unreachable(
             f"{exc.message} The order {row['order_id']} may or may not have been placed; "
@@ -336,7 +337,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
             f"Order {order_uuid} is neither in the store nor known to the Indexer.",
             "Check the id, the --network, and the --subaccount it was placed on.",
         )
-    row = row_from_indexer(rt, data)
+    row = row_from_indexer(rt, data, remember=record)
     existing = store.get(row["order_id"])
     if existing is not None:
         return existing, "indexer"

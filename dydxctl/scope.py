@@ -39,7 +39,8 @@ def refuse_other_chain(rt: Runtime, key: str) -> None:
     raise BadInput(
         f"Order {key.strip()} is stored for chain {', '.join(chains)}, not for "
         f"{rt.settings.chain_id} (the chain this command uses). Nothing was sent.",
-        f"Run the command again with {options}.",
+        f"Run the command again with {options}. (If this chain has an order with the same "
+        "OrderId, placed elsewhere, `dydxctl sync --import` records it here first.)",
         order_id=others[0]["order_id"],
         chain_id=chains[0],
     )

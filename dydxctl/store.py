@@ -897,13 +897,17 @@ class Store:
 
 
 @contextlib.contextmanager
-def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool) -> Iterator[None]:
+def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool | None) -> Iterator[None]:
     """After a broadcast, a store error must not say "try again": the order may rest on
-    the book already, and placing it again makes a second one. Same exit code (8)."""
+    the book already, and placing it again makes a second one. Same exit code (8).
+    accepted None: the broadcast's outcome is unknown."""
     try:
         yield
     except StoreError as exc:
-        if accepted:
+        if accepted is None:
+            state = "its outcome is unknown: it may be on the chain"
+            hint = "Do NOT place it again. `dydxctl sync` finds out and records it."
+        elif accepted:
             state = "accepted: it is on the chain"
             hint = "Do NOT place it again. `dydxctl sync` records it once the store is free."
         else:

@@ -107,3 +107,16 @@ def test_error_classes_are_the_exit_code_table() -> None:
     assert sorted(e.exit_code for e in ALL_ERRORS) == list(range(1, 11))
     assert len({e.kind for e in ALL_ERRORS}) == len(ALL_ERRORS)
     assert all(e.title for e in ALL_ERRORS)
+
+
+def test_orders_lists_the_current_chain_and_all_chains_on_request(cli: Cli) -> None:
+    _seed(cli.db_path)
+    other = order_row(chain_id="dydx-mainnet-1")
+    with Store.open(cli.db_path) as s:
+        s.insert_order(other)
+    assert other["order_id"] not in {o["order_id"] for o in cli.json("orders")}
+    everywhere = cli.json("orders", "--all-chains")
+    assert {o["chain_id"] for o in everywhere} == {DEFAULT_CHAIN, "dydx-mainnet-1"}
+    table = cli("orders", "--all-chains")
+    assert table.exit_code == 0 and "CHAIN" in table.stdout and "dydx-mainnet-1" in table.stdout
+    assert "CHAIN" not in cli("orders").stdout

@@ -143,7 +143,7 @@ def test_sync_leaves_other_chains_rows_alone(emulator: Emulator, placed: tuple[P
     assert stored(db, other["order_id"], TESTNET)["status"] == "OPEN"
 
 
-PRUNE_ROWS = 40_000
+PRUNE_ROWS = 25_000
 
 
 def _fill_expired(db: Path, count: int) -> None:
@@ -172,33 +172,55 @@ def _fill_expired(db: Path, count: int) -> None:
 def test_a_cancel_during_a_large_prune_waits_a_fraction_of_a_second(
     emulator: Emulator, tmp_path: Path
 ) -> None:
+    """A real `cancel` process, and a probe writing every 10 ms, while a real
+    `prune-expired` process deletes PRUNE_ROWS rows: the cancel succeeds and no write
+    waits more than a fraction of a second for the lock."""
+    import time
+
     db = tmp_path / "orders.db"
     order = ok(run(emulator, db, "place", *LIMIT))
+    probe = order_row(status="OPEN", good_til_block=10_000)
+    with Store.open(db, chain_id=LOCAL_CHAIN) as s:
+        s.insert_order(probe)
     _fill_expired(db, PRUNE_ROWS)
     emulator.advance(10)
+    log = tmp_path / "cancel.log"
     prune = subprocess.Popen(
         dydxctl_argv(emulator, db, "--json", "prune-expired"), env=clean_env(),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    cancel = None
+    waits: list[float] = []
     try:
-        with Store.open(db) as watcher:  # wait until the prune is deleting
-            while watcher.count() >= PRUNE_ROWS and prune.poll() is None:
-                pass
-        log = tmp_path / "cancel.log"
-        cancel = run(emulator, db, "--log-file", str(log), "cancel", order["order_id"])
-        prune_still_running = prune.poll() is None
+        with Store.open(db, chain_id=LOCAL_CHAIN) as writer:
+            while writer.count() >= PRUNE_ROWS + 2 and prune.poll() is None:
+                time.sleep(0.005)  # until the prune is deleting
+            cancel = subprocess.Popen(
+                dydxctl_argv(emulator, db, "--json", "--log-file", str(log), "cancel",
+                             order["order_id"]),
+                env=clean_env(DYDX_MNEMONIC=TEST_MNEMONIC), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            while prune.poll() is None:
+                started = time.perf_counter()
+                writer.update_fields(probe["order_id"], last_error="probe", durable=True)
+                waits.append(time.perf_counter() - started)
+                time.sleep(0.01)
     finally:
         out, err = prune.communicate(timeout=300)
-    assert ok(cancel)["outcome"] == "CANCEL_PENDING"
+        cancelled = cancel.communicate(timeout=120) if cancel else ("", "")
     assert prune.returncode == 0, out + err
     assert json.loads(out)["deleted"] == PRUNE_ROWS
-    assert prune_still_running, "the prune ended before the cancel: no overlap was tested"
-    waits = [
+    assert cancel.returncode == 0, cancelled
+    assert json.loads(cancelled[0])["outcome"] == "CANCEL_PENDING"
+    assert len(waits) >= 5, "the prune ended too soon: no overlap was tested"
+    assert max(waits) < 1.0, sorted(waits)[-5:]
+    cancel_waits = [
         float(line.split("waited ")[1].split(" ms")[0])
         for line in log.read_text().splitlines()
         if "for the write lock" in line
     ]
-    assert max(waits, default=0.0) < 1000, waits
+    assert max(cancel_waits, default=0.0) < 1000, cancel_waits
 
 
 def test_prune_transactions_stay_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

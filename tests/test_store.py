@@ -336,3 +336,32 @@ def test_prune_final_condition_names_every_final_status() -> None:
     from dydxctl.store import _PRUNE_FINAL, FINAL_STATUSES
 
     assert all(f"'{status}'" in _PRUNE_FINAL for status in FINAL_STATUSES)
+
+
+def test_prune_margins_and_counts_per_chain(store: Store, db_path: Path) -> None:
+    """Within the margins nothing goes; another chain's rows are neither pruned nor
+    counted; a dry run's counts add up with final-state rows among them."""
+    height, now = 1000, int(time.time())
+    within_block_margin = order_row(good_til_block=height - 3)
+    within_time_margin = order_row(order_flags=64, good_til_block_time=now - 60)
+    past_time_margin = order_row(order_flags=64, good_til_block_time=now - 600)
+    final = order_row(good_til_block=height + 50)
+    for row in (within_block_margin, within_time_margin, past_time_margin, final):
+        store.insert_order(row)
+    store.transition(final["order_id"], "REJECTED")
+    with Store.open(db_path, chain_id="dydx-testnet-4") as other:
+        other.insert_order(order_row(chain_id="dydx-testnet-4", good_til_block=1))
+        other.insert_order(order_row(chain_id="dydx-testnet-4", order_flags=64,
+                                     good_til_block_time=1))  # fmt: skip
+
+    dry = store.prune(height=height, now_unix=now + 10, keep_seconds=0, dry_run=True)
+    assert (dry.expired_short_term, dry.expired_stateful, dry.final_state) == (0, 1, 1)
+    assert (dry.kept, dry.dry_run) == (2, True)
+    offline = store.prune(height=None, now_unix=now + 10, keep_seconds=0, dry_run=True)
+    assert offline.expired_short_term == 0
+    done = store.prune(height=height, now_unix=now + 10, keep_seconds=0)
+    assert (done.deleted, done.kept) == (2, 2)
+    assert {r["order_id"] for r in store.list_orders()} == {
+        within_block_margin["order_id"], within_time_margin["order_id"],
+    }  # fmt: skip
+    assert store.count("dydx-testnet-4") == 2

@@ -221,5 +221,5 @@ def test_a_corrupt_stored_order_id_is_a_store_error(chain_cli: ChainCli, proto: 
         s.conn.execute("UPDATE orders SET order_id_proto = ?", (proto,))
     sent = chain_cli.broadcasts()
     err = chain_cli.json("cancel", order["order_id"], expect_exit=8)["error"]
-    assert "corrupt" in err["message"]
+    assert "corrupt" in err["message"] and err["details"]["order_id"] == order["order_id"]
     assert chain_cli.broadcasts() == sent
