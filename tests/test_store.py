@@ -21,6 +21,7 @@ from dydxctl.store import (
     Store,
     order_listing_sql,
 )
+from dydxctl.store_open import open_store
 from tests.conftest import LOCAL_CHAIN, order_row
 
 
@@ -338,7 +339,7 @@ def test_prune_final_condition_names_every_final_status() -> None:
     assert all(f"'{status}'" in _PRUNE_FINAL for status in FINAL_STATUSES)
 
 
-def test_prune_margins_and_counts_per_chain(store: Store, db_path: Path) -> None:
+def test_prune_margins_and_counts_per_chain(store: Store, db_target: Path | str) -> None:
     """Within the margins nothing goes; another chain's rows are neither pruned nor
     counted; a dry run's counts add up with final-state rows among them."""
     height, now = 1000, int(time.time())
@@ -349,7 +350,7 @@ def test_prune_margins_and_counts_per_chain(store: Store, db_path: Path) -> None
     for row in (within_block_margin, within_time_margin, past_time_margin, final):
         store.insert_order(row)
     store.transition(final["order_id"], "REJECTED")
-    with Store.open(db_path, chain_id="dydx-testnet-4") as other:
+    with open_store(db_target, chain_id="dydx-testnet-4") as other:
         other.insert_order(order_row(chain_id="dydx-testnet-4", good_til_block=1))
         other.insert_order(order_row(chain_id="dydx-testnet-4", order_flags=64,
                                      good_til_block_time=1))  # fmt: skip
