@@ -178,8 +178,11 @@ class PgStore(Store):
     def write(self, *, durable: bool = False) -> Iterator[None]:
         """One transaction; nested calls join the outer one (as on SQLite).
 
-        Commits are durable unless the server runs with synchronous_commit off; durable=True
-        turns it on for this transaction (the write-ahead row before a broadcast)."""
+        The same durability policy as SQLite's synchronous = NORMAL plus durable writes:
+        durable=True (the write-ahead row before a broadcast) waits for the WAL flush;
+        other commits do not (synchronous_commit off: a server crash may lose the last
+        moments of status changes, which `sync` restores, and never corrupts anything).
+        Other hosts see every commit at once either way."""
         import psycopg
         from psycopg.pq import TransactionStatus
 
@@ -188,8 +191,7 @@ class PgStore(Store):
             return
         try:
             with self.conn.transaction():
-                if durable:
-                    self.conn.execute("SET LOCAL synchronous_commit = on")
+                self.conn.execute(f"SET LOCAL synchronous_commit = {'on' if durable else 'off'}")
                 yield
         except psycopg.errors.UniqueViolation:
             raise  # insert_order makes it a DuplicateOrder
