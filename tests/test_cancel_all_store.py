@@ -138,3 +138,116 @@ def test_cancel_all_dry_run_leaves_the_store_byte_identical(chain_cli: ChainCli)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not db.with_name(db.name + "-wal").exists()
     assert chain_cli.emu.state.open_order_count() == 3
+
+
+def test_cancel_all_is_scoped_to_the_subaccount_and_market(chain_cli: ChainCli) -> None:
+    btc = chain_cli.place(*LIMIT)
+    eth = chain_cli.place("--market", "ETH-USD", "--side", "sell", "--size", "0.01",
+                          "--price", "3000")  # fmt: skip
+    other_sub = chain_cli.place(*LIMIT, "--subaccount", "1")
+    data = chain_cli.json("cancel", "--all", "--market", "BTC-USD")
+    assert [o["order_id"] for o in data["orders"]] == [btc["order_id"]]
+    assert data["summary"] == "cancel --all: 1 orders, 1 cancelled, 0 failed"
+    assert (data["failed"], data["exit_code"]) == (0, 0)
+    rest = chain_cli.json("cancel", "--all")
+    assert [o["order_id"] for o in rest["orders"]] == [eth["order_id"]]
+    assert _status(chain_cli, other_sub["order_id"]) == "OPEN"
+    sub1 = chain_cli.json("cancel", "--all", "--subaccount", "1")
+    assert [o["order_id"] for o in sub1["orders"]] == [other_sub["order_id"]]
+
+
+def test_cancel_all_disabled_by_the_feature_flag_exits_9(chain_cli: ChainCli) -> None:
+    chain_cli.place(*LIMIT)
+    sent = chain_cli.broadcasts()
+    err = chain_cli.json("cancel", "--all", expect_exit=9,
+                         env={"DYDXCTL_FEATURE_CANCEL": "0"})  # fmt: skip
+    assert err["error"]["kind"] == "disabled"
+    assert chain_cli.broadcasts() == sent
+
+
+def test_cancel_all_takes_only_this_wallets_live_rows(chain_cli: ChainCli) -> None:
+    from tests.conftest import order_row
+
+    mine = chain_cli.place(*SHORT, "--subaccount", "1")
+    theirs = order_row(address="dydx1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", status="OPEN",
+                       subaccount_number=1, good_til_block=10_000)  # fmt: skip
+    done = order_row(status="OPEN", subaccount_number=1, good_til_block=10_000)
+    with Store.open(chain_cli.db_path) as s:
+        s.insert_order(theirs)
+        s.insert_order(done)
+        s.transition(done["order_id"], "FILLED")
+    chain_cli.emu.reset_calls()
+    data = chain_cli.json("cancel", "--all", "--subaccount", "1")
+    assert [o["order_id"] for o in data["orders"]] == [mine["order_id"]]
+    assert data["orders"][0]["outcome"] == "CANCEL_PENDING"  # MsgBatchCancel for subaccount 1
+    assert _status(chain_cli, theirs["order_id"]) == "OPEN"
+    calls = [c["name"] for c in chain_cli.emu.call_log()]
+    assert "Account" not in calls  # the account number comes from the store's cache
+    chain_cli.emu.advance(1)
+    assert chain_cli.emu.state.open_order_count() == 0
+
+
+def _attempts(cli: ChainCli) -> list[dict[str, Any]]:
+    with Store.open(cli.db_path) as s:
+        return s._query("SELECT * FROM cancel_attempts ORDER BY id")
+
+
+def test_batch_cancel_records_its_good_til_block_and_attempts(chain_cli: ChainCli) -> None:
+    first = chain_cli.place(*LIMIT[:8], "--good-til-blocks", "5")
+    second = chain_cli.place(*LIMIT[:8], "--good-til-blocks", "12")
+    height = chain_cli.emu.state.height
+    data = chain_cli.json("cancel", "--all")
+    assert {o["outcome"] for o in data["orders"]} == {"CANCEL_PENDING"}
+    [tx_hash] = {o["tx_hash"] for o in data["orders"]}
+    assert tx_hash and all(o["detail"] == "" for o in data["orders"])
+    with Store.open(chain_cli.db_path) as s:
+        rows = [s.get(first["order_id"]), s.get(second["order_id"])]
+    # One GTB for the batch: the highest order GTB (≥ latest + 1).
+    gtb = max(second["good_til_block"], height + 1)
+    assert [r["cancel_good_til_block"] for r in rows] == [gtb, gtb]
+    assert [r["cancel_tx_hash"] for r in rows] == [tx_hash, tx_hash]
+    attempts = _attempts(chain_cli)
+    assert [(a["outcome"], a["market"], a["tx_hash"], a["detail"]) for a in attempts] == [
+        ("success", "BTC-USD", tx_hash, "batch cancel")] * 2  # fmt: skip
+    assert all(a["latency_ms"] < 60_000 and a["chain_id"] == "localdydxprotocol"
+               for a in attempts)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "code", "recorded"),
+    [
+        (
+            {"codespace": "clob", "code": 12},
+            "FAILED (chain_rejected)",
+            6,
+            ("failure", "chain_rejected", "clob", 12),
+        ),
+        ({"grpc_status": "UNAVAILABLE"}, "FAILED (unreachable)", 7, None),
+    ],
+    ids=["rejected", "unreachable"],
+)
+def test_a_failed_batch_fails_each_of_its_orders(
+    chain_cli: ChainCli, fault: dict, outcome: str, code: int, recorded: tuple | None
+) -> None:
+    orders = [chain_cli.place(*SHORT) for _ in range(2)]
+    chain_cli.emu.fail_next("BroadcastTx", **fault)
+    data = chain_cli.json("cancel", "--all", expect_exit=code)
+    assert [(o["outcome"], o["exit_code"]) for o in data["orders"]] == [(outcome, code)] * 2
+    assert all(o["detail"] for o in data["orders"])
+    assert data["failed"] == 2
+    assert {_status(chain_cli, o["order_id"]) for o in orders} == {"OPEN"}
+    attempts = _attempts(chain_cli)
+    if recorded is None:
+        assert attempts == []
+    else:
+        got = [(a["outcome"], a["kind"], a["codespace"], a["code"]) for a in attempts]
+        assert got == [recorded] * 2
+        assert all(o["tx_hash"] == attempts[0]["tx_hash"] for o in data["orders"])
+
+
+def test_batch_dry_run_shows_the_signed_hash(chain_cli: ChainCli) -> None:
+    chain_cli.place(*SHORT)
+    data = chain_cli.json("cancel", "--all", "--dry-run")
+    [row] = data["orders"]
+    assert row["outcome"] == "DRY_RUN" and len(row["tx_hash"]) == 64 and row["exit_code"] == 0
+    assert chain_cli.broadcasts() == 1  # the place only

@@ -86,3 +86,23 @@ def test_clob_3006_is_resolved_against_the_indexer(
     assert _status(chain_cli, order["order_id"]) == status
     names = [c["name"] for c in chain_cli.emu.call_log()]
     assert "BroadcastTx" in names and "/v4/orders/{id}" in names  # asked after the 3006
+
+
+def test_sync_expires_a_stateful_row_past_its_good_til_time(chain_cli: ChainCli) -> None:
+    past = order_row(order_flags=64, good_til_block_time=int(time.time()) - 5, status="OPEN")
+    future = order_row(order_flags=64, good_til_block_time=int(time.time()) + 3600,
+                       status="OPEN")  # fmt: skip
+    with Store.open(chain_cli.db_path, chain_id=past["chain_id"]) as s:
+        s.insert_order(past)
+        s.insert_order(future)
+    changed = chain_cli.json("sync")["changed"]
+    assert [(c["order_id"], c["status"]) for c in changed] == [(past["order_id"], "EXPIRED")]
+    with Store.open(chain_cli.db_path) as s:
+        assert s.events(past["order_id"])[-1]["detail"].startswith("sync: good-til passed")
+        assert s.get(future["order_id"])["status"] == "OPEN"
+
+
+def test_sync_of_an_empty_store_asks_nobody(chain_cli: ChainCli) -> None:
+    chain_cli.emu.reset_calls()
+    assert chain_cli.json("sync") == {"checked": 0, "changed": [], "imported": []}
+    assert chain_cli.emu.call_log() == []
