@@ -158,6 +158,10 @@ def main_options(
         str | None, typer.Option(help="Indexer origin URL. (env DYDXCTL_INDEXER)")
     ] = None,
     chain_id: Annotated[str | None, typer.Option(help="Chain id. (env DYDXCTL_CHAIN_ID)")] = None,
+    websocket: Annotated[
+        str | None,
+        typer.Option(help="Indexer websocket URL, ws(s)://…/v4/ws. (env DYDXCTL_WEBSOCKET)"),
+    ] = None,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -199,6 +203,7 @@ def main_options(
         "config": str(config) if config else None, "json": json_output or None,
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
         "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
+        "websocket": websocket,
     }  # fmt: skip
     from dydxctl.config import environ, resolve
     from dydxctl.runtime import Runtime
@@ -347,9 +352,12 @@ def place_command(
             help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
         ),
     ] = "limit",
-    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    time_in_force: Annotated[
+        str | None, typer.Option(help="gtt, ioc or post-only (fok is refused by the chain).")
+    ] = None,
     good_til_blocks: Annotated[
-        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+        int | None,
+        typer.Option(help="Short-term order living N blocks (1..ShortBlockWindow: 40 on v9.5+)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -357,7 +365,7 @@ def place_command(
     ] = None,
     trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
     reduce_only: Annotated[
-        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+        bool, typer.Option("--reduce-only", help="Only reduce a position (IOC orders only).")
     ] = False,
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
@@ -366,6 +374,11 @@ def place_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; store and send nothing.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait until the Indexer has it on the book (or removed)."),
+    ] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 30.0,
 ) -> None:
     """Sign and broadcast an order; its metadata is stored before the broadcast."""
     from dydxctl import lifecycle
@@ -387,15 +400,27 @@ def place_command(
         client_id=client_id,
         subaccount=subaccount,
     )
+    placed: dict[str, Any] = {}
+    if wait and not dry_run:  # listen before sending, so nothing slips past
+        from dydxctl import ws_wait
+
+        ws_wait.follow(runtime, runtime.wallet().address, subaccount)
     result = lifecycle.place(runtime, request, dry_run=dry_run)
+    if wait and not dry_run:
+        placed = ws_wait.wait_placed(runtime, result.order, wait_timeout)
+        result.order = runtime.store().get(result.order["order_id"]) or result.order
     if runtime.settings.json:
         data = {**render.order_object(result.order), "tx_hash": result.tx_hash}
+        if placed:
+            data["evidence"] = placed["evidence"]
         if result.dry_run:
             data["dry_run"] = True
             data["tx_bytes"] = result.tx_bytes
         render.emit_json(data)
     else:
         title = "Dry run: signed, not sent" if result.dry_run else "Order placed"
+        if placed:
+            title += f" — {placed['evidence']}"
         render.show(render.order_detail(result.order, title=title))
 
 
@@ -409,7 +434,15 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final (the Indexer websocket, else "
+            "polling): exit 0 CANCELED, 4 FILLED, 5 EXPIRED, 6 the cancel failed in its "
+            "block, 11 timed out.",
+        ),
+    ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
@@ -424,10 +457,17 @@ def cancel_command(
     if all_orders:
         from dydxctl.cancel_all import cancel_all
 
+        if wait and not dry_run:  # listen before sending, so nothing slips past
+            from dydxctl import ws_wait
+
+            ws_wait.follow(runtime, runtime.wallet().address, subaccount)
         outcome = cancel_all(
             runtime, market=market.upper() if market else None, subaccount=subaccount,
             dry_run=dry_run,
         )  # fmt: skip
+        if wait and not dry_run:
+            ws_wait.wait_all(runtime, outcome["orders"], wait_timeout)
+            outcome["summary"] += "; after --wait: " + ws_wait.outcome_counts(outcome["orders"])
         render.output(
             runtime.settings.json,
             outcome,
@@ -452,6 +492,8 @@ def cancel_command(
         **result.extra,
     }
     render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
+    # FILLED / EXPIRED / timeouts after --wait are raised as their errors (exit 4 / 5 / 11);
+    # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
 @app.command("prune-expired")
@@ -508,10 +550,12 @@ def sync_command(
     if runtime.settings.json:
         render.emit_json(outcome)
     else:
-        rows = outcome["changed"] + outcome["imported"]
+        rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
             f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
             f"{len(outcome['imported'])} imported"
+            + (f", {len(outcome['errors'])} not checked" if outcome["errors"] else "")
+            + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else "")
         )
         render.show(render.rows_table(rows, title=title))
 
@@ -532,6 +576,53 @@ def stats_command(
     if prometheus is not None:
         metrics.write_atomically(prometheus, metrics.prometheus_text(data))
     render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
+
+
+@app.command("watch")
+@handles_errors
+def watch_command(
+    ctx: typer.Context,
+    subaccount: Annotated[
+        list[int] | None, typer.Option(min=0, help="Subaccount(s) to follow (default 0).")
+    ] = None,
+    market: Annotated[str | None, typer.Option(help="Only this market, e.g. BTC-USD.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Whose orders (default: the wallet's address).")
+    ] = None,
+    parent: Annotated[
+        bool, typer.Option("--parent", help="Follow v4_parent_subaccounts (isolated children).")
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many order updates.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=0, help="Stop after this many seconds.")
+    ] = None,
+    keep_final: Annotated[
+        float, typer.Option(min=0, help="Seconds a final order stays on screen.")
+    ] = 30.0,
+    replay: Annotated[
+        list[Path] | None,
+        typer.Option(help="Show recorded websocket messages instead (view only; no store)."),
+    ] = None,
+) -> None:
+    """Live orders from the Indexer websocket; with --json, one JSON object per event."""
+    from dydxctl.watch import Watcher, WatchOptions, load_replay
+
+    runtime = runtime_of(ctx)
+    options = WatchOptions(
+        subaccounts=subaccount or [0], market=market.upper() if market else None,
+        parent=parent, as_json=runtime.settings.json, count=count, duration_s=duration,
+        keep_final_s=keep_final,
+    )  # fmt: skip
+    if replay:
+        from dydxctl.ws_client import replay as replay_events
+
+        messages = [m for path in replay for m in load_replay(str(path))]
+        Watcher(None, address or "replay", options).run_replay(replay_events(messages))
+        return
+    who = address or runtime.wallet().address
+    Watcher(runtime, who, options).run_live(runtime.settings.websocket)
 
 
 @app.command("demo")
@@ -573,6 +664,18 @@ def emulator_command(
     indexer_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
     ] = 3002,
+    ws_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Indexer websocket port (0: any free). Default: the Indexer port + 1, as in "
+            "dYdX's localnet (3003), or any free one with --indexer-port 0.",
+        ),
+    ] = None,
+    rpc_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="CometBFT JSON-RPC port (0: any free).")
+    ] = 26657,
     block_time: Annotated[
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
@@ -580,20 +683,37 @@ def emulator_command(
     state_dir: Annotated[
         Path | None, typer.Option(help="Keep the chain's state here across restarts.")
     ] = None,
+    app_version: Annotated[
+        str,
+        typer.Option(help="Protocol version to emulate (9.4.0 and older: ShortBlockWindow 20)."),
+    ] = "9.6.1",
+    rate_limits: Annotated[
+        bool,
+        typer.Option("--rate-limits", help="Enforce the genesis block rate limits (clob 5001)."),
+    ] = False,
 ) -> None:
     """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    from dydxctl.emulator.foreground import run_foreground
+    from dydxctl.emulator.foreground import EmulatorStartError, run_foreground
 
     runtime = runtime_of(ctx)
-    run_foreground(
-        grpc_port=grpc_port,
-        indexer_port=indexer_port,
-        block_time_s=_seconds(block_time),
-        latency_ms=latency_ms,
-        chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
-        as_json=runtime.settings.json,
-        state_dir=state_dir,
-    )
+    try:
+        run_foreground(
+            grpc_port=grpc_port,
+            indexer_port=indexer_port,
+            ws_port=ws_port if ws_port is not None else (indexer_port + 1 if indexer_port else 0),
+            rpc_port=rpc_port,
+            block_time_s=_seconds(block_time),
+            latency_ms=latency_ms,
+            chain_id=runtime.settings.chain_id
+            if runtime.settings.network.name == "local"
+            else None,
+            as_json=runtime.settings.json,
+            state_dir=state_dir,
+            app_version=app_version,
+            rate_limits=rate_limits,
+        )
+    except EmulatorStartError as exc:
+        raise BadInput(str(exc), "Check the emulator options.") from None
 
 
 def _seconds(text: str) -> float:

@@ -11,7 +11,8 @@
     ├── Unreachable              7  node or Indexer down or timed out
     ├── StoreError               8  locked, corrupt, newer schema, read-only
     ├── Disabled                 9  switched off by a feature flag
-    └── WalletError             10  no/invalid mnemonic, unsafe file mode
+    ├── WalletError             10  no/invalid mnemonic, unsafe file mode
+    └── WaitTimedOut            11  `cancel --wait` ended before the order was final
 
 Every error carries a short title, what happened (message) and what to do (hint),
 so the CLI can render it as a panel or as JSON without knowing the class.
@@ -119,6 +120,12 @@ class WalletError(DydxctlError):
     title = "Wallet error"
 
 
+class WaitTimedOut(DydxctlError):
+    exit_code = 11
+    kind = "wait_timed_out"
+    title = "Not final yet"
+
+
 ALL_ERRORS: tuple[type[DydxctlError], ...] = (
     InternalError,
     BadInput,
@@ -130,4 +137,5 @@ ALL_ERRORS: tuple[type[DydxctlError], ...] = (
     StoreError,
     Disabled,
     WalletError,
+    WaitTimedOut,
 )

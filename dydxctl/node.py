@@ -43,6 +43,7 @@ def is_loopback(host: str) -> bool:
 class LatestBlock:
     height: int
     time_unix: int  # block time, seconds
+    time_ms: int = 0  # block time, milliseconds (timestamp nonces are compared in ms)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class BroadcastResult:
     def accepted(self) -> bool:
         return self.code == 0
 
+    @property
+    def already_sent(self) -> bool:
+        """sdk 19: the node's mempool cache holds these exact bytes from an earlier send."""
+        return (self.codespace, self.code) == codes.ALREADY_SENT
+
     def rejection(self) -> ChainRejected:
         return chain_rejection(self.codespace, self.code, self.log, tx_hash=self.tx_hash)
 
@@ -72,7 +78,8 @@ def chain_rejection(codespace: str, code: int, log_text: str = "", **details: An
     return ChainRejected(
         f"The chain refused the transaction: {codespace} {code} {described.name} — "
         f"{described.meaning}." + (f" Node log: {log_text}" if log_text else ""),
-        "Nothing was placed or cancelled by this transaction; check the order and try again.",
+        described.hint
+        or "Nothing was placed or cancelled by this transaction; check the order and try again.",
         codespace=codespace,
         code=code,
         name=described.name,
@@ -169,7 +176,12 @@ class NodeClient:
         header = response.sdk_block.header if response.HasField("sdk_block") else None
         if header is None or not header.height:
             header = response.block.header
-        return LatestBlock(height=int(header.height), time_unix=int(header.time.seconds))
+        seconds = int(header.time.seconds)
+        return LatestBlock(
+            height=int(header.height),
+            time_unix=seconds,
+            time_ms=seconds * 1000 + int(header.time.nanos) // 1_000_000,
+        )
 
     def node_info(self) -> dict[str, str]:
         from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest

@@ -59,8 +59,10 @@ _SETTLED = {"CANCELED", "FILLED", "EXPIRED"}
 TRANSITIONS: dict[str, frozenset[str]] = {
     "PENDING": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "UNKNOWN", *_SETTLED}),
     "UNKNOWN": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "CANCEL_PENDING", *_SETTLED}),
-    "OPEN": frozenset({"CANCEL_PENDING", *_SETTLED}),
-    "UNTRIGGERED": frozenset({"OPEN", "CANCEL_PENDING", *_SETTLED}),
+    # OPEN/UNTRIGGERED → REJECTED: a stateful place accepted by CheckTx that failed in its
+    # block (GetTx shows the code) or can never be included was never on the book.
+    "OPEN": frozenset({"CANCEL_PENDING", "REJECTED", *_SETTLED}),
+    "UNTRIGGERED": frozenset({"OPEN", "CANCEL_PENDING", "REJECTED", *_SETTLED}),
     "CANCEL_PENDING": frozenset({"OPEN", "UNTRIGGERED", *_SETTLED}),
     "REJECTED": frozenset(),
     "CANCELED": frozenset(),
@@ -222,6 +224,11 @@ def migrations() -> Migrations:
 def now_iso(now: datetime | None = None) -> str:
     """UTC time as sortable ISO-8601 text with milliseconds."""
     return iso_ms((now or datetime.now(UTC)).timestamp())
+
+
+class IllegalTransition(InternalError):
+    """A status change the status machine forbids — e.g. because another process (a
+    `watch` applying the websocket) settled the order first."""
 
 
 @dataclass(frozen=True)
@@ -519,18 +526,22 @@ class Store:
         tx_hash: str | None = None,
         detail: str = "",
         chain_id: str | None = None,
+        durable: bool = False,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Move an order to a new status (allowed moves only) and record the event."""
+        """Move an order to a new status (allowed moves only) and record the event.
+
+        durable: fsync the commit — metadata written before a broadcast.
+        """
         if to_status not in STATUSES:
             raise InternalError(f"Unknown order status {to_status!r}.")
-        with self.write():
+        with self.write(durable=durable):
             current = self.get(order_id, chain_id=chain_id)
             if current is None:
                 raise OrderNotFound(f"Order {order_id} is not in the store.")
             from_status = current["status"]
             if from_status != to_status and to_status not in TRANSITIONS[from_status]:
-                raise InternalError(
+                raise IllegalTransition(
                     f"Illegal status change {from_status} → {to_status} for order {order_id}."
                 )
             chain = current["chain_id"]

@@ -156,13 +156,13 @@ CASES = [
         "GTB 0",
         ["place", *BTC, *OK_SIZE, *OK_PRICE, "--good-til-blocks", "0"],
         2,
-        "between 1 and 20",
+        "between 1 and 40",  # the node's ShortBlockWindow (v9.6.1)
     ),
     Case(
-        "GTB over 20",
-        ["place", *BTC, *OK_SIZE, *OK_PRICE, "--good-til-blocks", "21"],
+        "GTB over the window",
+        ["place", *BTC, *OK_SIZE, *OK_PRICE, "--good-til-blocks", "41"],
         2,
-        "between 1 and 20",
+        "between 1 and 40",
     ),
     Case(
         "good-til in the past",

@@ -200,6 +200,7 @@ def test_a_store_error_after_the_broadcast_does_not_say_try_again(
     assert "try again" not in (err["message"] + err["hint"]).lower()
     assert "on the chain" in err["message"] and "sync" in err["hint"]
     assert "NOT place it again" in err["hint"]
+    chain_cli.emu.advance(1)  # a stateful placement is in state once in a block
     assert chain_cli.emu.state.open_order_count() == 1
     monkeypatch.undo()
     synced = chain_cli.json("sync")

@@ -20,7 +20,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dydxctl import reconcile
 from dydxctl.emulator import Emulator
 from dydxctl.errors import DuplicateOrder, StoreError
 from dydxctl.store_open import is_postgres_url, open_store, redact_url
@@ -361,14 +360,13 @@ def test_four_hosts_place_on_one_postgresql_store(emulator: Emulator, pg_url: st
 
 # --- crash and store errors after the broadcast ---------------------------------------------------
 def test_sigkill_after_the_broadcast_leaves_a_row_sync_resolves(
-    emulator: Emulator, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, pg_url: str
 ) -> None:
     killed = _run(emulator, pg_url, "place", *SHORT, DYDXCTL_CRASH_AT="place:after_broadcast")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with PgStore.open(pg_url) as s:
         [row] = s.list_orders()
     assert row["status"] == "PENDING" and row["order_id"] in emulator.state.by_uuid
-    monkeypatch.setattr(reconcile, "STATEFUL_LANDING_WINDOW_S", 0)
     ChainCli(pg_url, emulator).json("sync")
     with PgStore.open(pg_url) as s:
         assert s.get(row["order_id"])["status"] == "OPEN"
