@@ -59,10 +59,14 @@ PG_PRUNE_BATCH_SIZE = 50_000
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+_ROWID = re.compile(r"\browid\b")
+
+
 @functools.lru_cache(maxsize=256)
 def pg_sql(sql: str) -> str:
-    """Store's SQLite SQL in psycopg's placeholder style (`?` → %s, `:name` → %(name)s)."""
-    sql = sql.replace("%", "%%")
+    """Store's SQLite SQL for psycopg: `?` → %s, `:name` → %(name)s, and SQLite's rowid
+    → ctid, PostgreSQL's physical row id (a tie-break in listings, a batch's handle)."""
+    sql = _ROWID.sub("ctid", sql.replace("%", "%%"))
     return _NAMED_PARAMETER.sub(r"%(\1)s", sql).replace("?", "%s")
 
 
