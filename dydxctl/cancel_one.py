@@ -21,6 +21,7 @@ from dydxctl.errors import (
     BadInput,
     ChainRejected,
     Disabled,
+    DuplicateOrder,
     DydxctlError,
     OrderExpired,
     OrderNotFound,
@@ -96,7 +97,12 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         # the stored row only names the order whose status is updated.
         return (existing if features.cancel_from_metadata else row), "indexer"
     if record:
-        store.insert_order(row, detail="recorded from the Indexer")
+        try:
+            store.insert_order(row, detail="recorded from the Indexer")
+        except DuplicateOrder:
+            # Another process (or host) recorded it a moment ago: cancel by its row.
+            existing = store.get(row["order_id"])
+            return (existing if existing and features.cancel_from_metadata else row), "indexer"
     return row, "indexer"
 
 
@@ -112,12 +118,38 @@ def cancel(
         )
     row, source = find_order(rt, key, record=not dry_run)
     scope.require_owner(rt, row)
-    store = rt.store()
+    if dry_run:
+        return _cancel_found(rt, row, source, started, dry_run=True)
     finality.refuse_final(row)
-    if wait and not dry_run:  # listen before sending, so the removal cannot slip past
+    if wait:  # listen before sending, so the removal cannot slip past
         from dydxctl import ws_wait
 
         ws_wait.follow(rt, row["address"], row["subaccount_number"])
+    store = rt.store()
+    # One canceller at a time per order (across processes; on PostgreSQL across hosts): the
+    # second reads the first's CANCEL_PENDING and reports it instead of broadcasting again.
+    with store.order_lock(row["order_id"]):
+        stored = store.get(row["order_id"])
+        if stored is not None:
+            row = {**row, **{name: stored[name] for name in _CANCEL_STATE}}
+        result = _cancel_found(rt, row, source, started, dry_run=False)
+    if wait and result.outcome == "CANCEL_PENDING":
+        return cancel_wait.wait_until_final(rt, result, wait_timeout_s)
+    return result
+
+
+# What another canceller may have changed while this one waited for the order's lock.
+_CANCEL_STATE = ("status", "cancel_tx_hash", "cancel_good_til_block", "cancel_good_til_block_time")
+
+
+def _cancel_found(
+    rt: Runtime, row: dict[str, Any], source: str, started: float, *, dry_run: bool,
+    wait: bool = False, wait_timeout_s: float = 0.0,
+) -> CancelResult:  # fmt: skip
+    """cancel() for one found order; the caller holds the order's lock (unless dry_run)
+    and waits for the outcome itself."""
+    store = rt.store()
+    finality.refuse_final(row)
     resent = ""
     if row["status"] == "CANCEL_PENDING" and not dry_run:
         row, resent = _recheck_pending(rt, row)

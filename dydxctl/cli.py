@@ -74,7 +74,10 @@ def main_options(
             help="Allow plaintext gRPC and an http:// Indexer off loopback. (env DYDXCTL_INSECURE)",
         ),
     ] = False,
-    db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store: a SQLite path or a postgresql:// URL. (env DYDXCTL_DB)"),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file. (env DYDXCTL_CONFIG)")
     ] = None,
@@ -160,7 +163,7 @@ def orders_command(
             f"{name} {value}" for name, value in (("status", status), ("market", market)) if value
         )
         render.note(
-            f"No stored orders{f' with {filters}' if filters else ''} in {runtime.settings.db}.",
+            f"No stored orders{f' with {filters}' if filters else ''} in {runtime.store().path}.",
             "Place one with `dydxctl place`, or record orders placed elsewhere with "
             "`dydxctl sync --import`.",
         )

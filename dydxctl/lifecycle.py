@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, codes, expiry, finality, indexer_orders, logs
-from dydxctl.errors import BadInput, Unreachable
+from dydxctl.errors import BadInput, DuplicateOrder, Unreachable
 from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
     OrderRequest,
@@ -216,13 +216,21 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             latency_ms=_ms(started),
         )
     assert store is not None
-    # durable: fsync'd, so the row of a broadcast order survives even a power loss.
-    store.insert_order(
-        row,
-        detail="written before broadcast; place "
-        + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
-        durable=True,
-    )
+    try:
+        # durable: fsync'd, so the row of a broadcast order survives even a power loss.
+        store.insert_order(
+            row,
+            detail="written before broadcast; place "
+            + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
+            durable=True,
+        )
+    except DuplicateOrder:
+        if request.client_id is not None:
+            raise
+        # Another process (or host) took this client id between the check and the insert:
+        # the UNIQUE OrderId key decided, nothing was sent; draw another id.
+        log.info("place: client id %s taken concurrently; drawing another", client_id)
+        return place(rt, request)
     crash_point("place:after_pending_row")
     try:
         if flags == chain.ORDER_FLAGS_SHORT_TERM:

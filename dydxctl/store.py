@@ -265,11 +265,16 @@ class Store:
     chain's rows only. Without it (tests, benchmarks) a UUID must name one row.
     """
 
+    # How long one prune transaction should last (a backend without a global write lock,
+    # like PostgreSQL, can afford longer ones).
+    prune_tx_target_s = PRUNE_TX_TARGET_S
+
     def __init__(self, conn: sqlite3.Connection, path: Path, chain_id: str | None = None) -> None:
         self.conn = conn
         self.path = path
         self.chain_id = chain_id
         self._db: sqlite_utils.Database | None = None
+        self._lock_fd: int | None = None  # the sidecar file of order_lock, opened on demand
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -384,6 +389,9 @@ class Store:
         return [name for (name,) in rows]
 
     def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -679,6 +687,44 @@ class Store:
             (order_id, chain),
         )
 
+    @contextlib.contextmanager
+    def order_lock(self, order_id: str) -> Iterator[None]:
+        """Hold this host's lock on one order (e.g. across a cancel's broadcast).
+
+        A POSIX byte-range lock in a sidecar file, one byte per order hash: it never touches
+        the database's own locks, and the kernel releases it when a process dies.
+        """
+        import fcntl
+        import zlib
+
+        if self._lock_fd is None:
+            lock_path = self.path.with_name(self.path.name + "-locks")
+            try:
+                self._lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot open the lock file {lock_path}: {exc.strerror}.",
+                    "Check the directory's permissions or pass another --db.",
+                ) from exc
+        offset = zlib.crc32(order_id.encode())
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"Order {order_id} stayed locked by another dydxctl for more than "
+                        f"{BUSY_TIMEOUT_MS // 1000} s.",
+                        "Another process is cancelling it; try again.",
+                    ) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, offset)
+
     # --- cancel attempts and metrics ---
     def record_cancel_attempt(
         self,
@@ -790,7 +836,7 @@ class Store:
                 if deleted < batch:
                     break
                 # Size the next batch to the time target; let waiting writers in meanwhile.
-                scaled = int(batch * PRUNE_TX_TARGET_S / max(took, 1e-3))
+                scaled = int(batch * self.prune_tx_target_s / max(took, 1e-3))
                 batch = max(PRUNE_MIN_BATCH, min(batch_size, scaled, batch * 2))
                 time.sleep(PRUNE_YIELD_S)
         return PruneSummary(

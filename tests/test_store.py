@@ -21,6 +21,7 @@ from dydxctl.store import (
     Store,
     order_listing_sql,
 )
+from dydxctl.store_open import open_store
 from tests.conftest import LOCAL_CHAIN, order_row
 
 
@@ -153,6 +154,7 @@ def test_store_file_and_directory_are_owner_only(db_path: Path) -> None:
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
 
 
+@pytest.mark.sqlite_only
 def test_wal_mode_and_busy_timeout(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
@@ -177,6 +179,7 @@ HOT_QUERIES = [
 ]  # fmt: skip
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(("name", "sql", "params", "index"), HOT_QUERIES, ids=lambda v: str(v))
 def test_hot_queries_use_an_index(
     store: Store, name: str, sql: str, params: tuple, index: str
@@ -186,6 +189,7 @@ def test_hot_queries_use_an_index(
     assert "SCAN orders" not in plan.replace(f"USING INDEX {index}", ""), plan
 
 
+@pytest.mark.sqlite_only
 def test_prune_runs_the_sql_the_index_test_checks(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,6 +312,7 @@ def test_unwritable_directory_is_a_store_error(tmp_path: Path) -> None:
         Store.open(target)
 
 
+@pytest.mark.sqlite_only
 def test_prune_in_short_batches_keeps_exactly_the_live_rows(store: Store) -> None:
     height, now = 1000, int(time.time())
     live = [order_row(good_til_block=height + 5), order_row(order_flags=64)]
@@ -334,7 +339,7 @@ def test_prune_final_condition_names_every_final_status() -> None:
     assert all(f"'{status}'" in _PRUNE_FINAL for status in FINAL_STATUSES)
 
 
-def test_prune_margins_and_counts_per_chain(store: Store, db_path: Path) -> None:
+def test_prune_margins_and_counts_per_chain(store: Store, db_target: Path | str) -> None:
     """Within the margins nothing goes; another chain's rows are neither pruned nor
     counted; a dry run's counts add up with final-state rows among them."""
     height, now = 1000, int(time.time())
@@ -345,7 +350,7 @@ def test_prune_margins_and_counts_per_chain(store: Store, db_path: Path) -> None
     for row in (within_block_margin, within_time_margin, past_time_margin, final):
         store.insert_order(row)
     store.transition(final["order_id"], "REJECTED")
-    with Store.open(db_path, chain_id="dydx-testnet-4") as other:
+    with open_store(db_target, chain_id="dydx-testnet-4") as other:
         other.insert_order(order_row(chain_id="dydx-testnet-4", good_til_block=1))
         other.insert_order(order_row(chain_id="dydx-testnet-4", order_flags=64,
                                      good_til_block_time=1))  # fmt: skip
