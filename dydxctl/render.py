@@ -21,6 +21,7 @@ from rich.text import Text
 from dydxctl.chain import order_kind
 from dydxctl.durations import format_unix
 from dydxctl.errors import DydxctlError
+from dydxctl.redact import scrub
 
 # Keys of an order object in every JSON output (SPEC §2: `orders --json`).
 ORDER_JSON_KEYS = (
@@ -205,6 +206,15 @@ def output(as_json: bool, data: Any, *tables: Callable[[], Any]) -> None:
         show(*(build() for build in tables))
 
 
+def note(message: str, hint: str = "") -> None:
+    """A one-paragraph answer when there is nothing to tabulate (no rows, nothing to do)."""
+    text = Text(message)
+    if hint:
+        text.append("\n")
+        text.append(hint, style="italic")
+    show(text)
+
+
 def show(*renderables: Any) -> None:
     console = _console()
     for item in renderables:
@@ -212,16 +222,19 @@ def show(*renderables: Any) -> None:
 
 
 def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
-    """An error as a panel on stderr, or as {"error": {...}} on stdout with --json."""
+    """An error as a panel on stderr, or as {"error": {...}} on stdout with --json.
+    Message, hint and traceback are scrubbed of anything that looks like a mnemonic."""
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
     if as_json:
-        emit_json({"error": exc.to_dict()})
+        data = exc.to_dict()
+        data["message"], data["hint"] = scrub(data["message"]), scrub(data["hint"])
+        emit_json({"error": data})
         return
-    body = Text(exc.message)
+    body = Text(scrub(exc.message))
     if exc.hint:
         body.append("\n")
-        body.append(exc.hint, style="italic")
+        body.append(scrub(exc.hint), style="italic")
     panel = Panel(
         body, title=f"[bold]{exc.title}[/bold] (exit {exc.exit_code})", border_style="red",
         title_align="left", expand=False,
