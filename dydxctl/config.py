@@ -86,6 +86,10 @@ class Settings:
     prune_keep: str = DEFAULT_PRUNE_KEEP
     config_path: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    # Permissioned trading: the owner's address, the trader's key file and its authenticator.
+    address: str | None = None
+    trading_key_file: Path | None = None
+    authenticator_id: int | None = None
 
     @property
     def indexer_base(self) -> str:
@@ -112,6 +116,7 @@ def _env_bool(value: str, name: str) -> bool:
 _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "network": str, "grpc": str, "indexer": str, "chain_id": str, "insecure": bool,
     "db": str, "json": bool, "log_file": str, "mnemonic_file": str,
+    "address": str, "trading_key_file": str, "authenticator_id": int,
     "short_block_window": int, "timeout": (int, float), "features": dict, "prune": dict,
 }  # fmt: skip
 _TABLE_KEYS: dict[str, dict[str, type]] = {
@@ -297,6 +302,17 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     insecure = pick_bool("insecure", "DYDXCTL_INSECURE")
     indexer = str(pick("indexer", "DYDXCTL_INDEXER", network.indexer))
     check_transport(indexer, insecure=insecure)
+    trading_key_file = pick("trading_key_file", "DYDXCTL_TRADING_KEY_FILE")
+    authenticator_text = pick("authenticator_id", "DYDXCTL_AUTHENTICATOR_ID")
+    authenticator_id = None
+    if authenticator_text is not None:
+        text = str(authenticator_text).strip()
+        if not text.isascii() or not text.isdigit() or int(text) >= 2**64:
+            raise BadInput(
+                f"Authenticator id {authenticator_text!r} is not a uint64.",
+                "`dydxctl keys list` shows the ids, e.g. --authenticator-id 3.",
+            )
+        authenticator_id = int(text)
     return Settings(
         network=network,
         grpc=str(pick("grpc", "DYDXCTL_GRPC", network.grpc)),
@@ -313,6 +329,9 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         prune_keep=prune_keep,
         config_path=config_path,
         timeout_s=timeout_s,
+        address=pick("address", "DYDXCTL_ADDRESS"),
+        trading_key_file=Path(trading_key_file).expanduser() if trading_key_file else None,
+        authenticator_id=authenticator_id,
     )
 
 
