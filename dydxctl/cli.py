@@ -546,20 +546,35 @@ def emulator_command(
     state_dir: Annotated[
         Path | None, typer.Option(help="Keep the chain's state here across restarts.")
     ] = None,
+    app_version: Annotated[
+        str,
+        typer.Option(help="Protocol version to emulate (9.4.0 and older: ShortBlockWindow 20)."),
+    ] = "9.6.1",
+    rate_limits: Annotated[
+        bool,
+        typer.Option("--rate-limits", help="Enforce the genesis block rate limits (clob 5001)."),
+    ] = False,
 ) -> None:
     """Run a local dYdX v4 chain + Indexer on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    from dydxctl.emulator.foreground import run_foreground
+    from dydxctl.emulator.foreground import EmulatorStartError, run_foreground
 
     runtime = runtime_of(ctx)
-    run_foreground(
-        grpc_port=grpc_port,
-        indexer_port=indexer_port,
-        block_time_s=_seconds(block_time),
-        latency_ms=latency_ms,
-        chain_id=runtime.settings.chain_id if runtime.settings.network.name == "local" else None,
-        as_json=runtime.settings.json,
-        state_dir=state_dir,
-    )
+    try:
+        run_foreground(
+            grpc_port=grpc_port,
+            indexer_port=indexer_port,
+            block_time_s=_seconds(block_time),
+            latency_ms=latency_ms,
+            chain_id=runtime.settings.chain_id
+            if runtime.settings.network.name == "local"
+            else None,
+            as_json=runtime.settings.json,
+            state_dir=state_dir,
+            app_version=app_version,
+            rate_limits=rate_limits,
+        )
+    except EmulatorStartError as exc:
+        raise BadInput(str(exc), "Check the emulator options.") from None
 
 
 def _seconds(text: str) -> float:

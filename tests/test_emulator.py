@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from dydxctl import chain
 from dydxctl.emulator import Emulator
 from dydxctl.node import NodeClient
 from dydxctl.orders import make_order_id
-from dydxctl.tx import batch_cancel_msg, cancel_order_msg, place_order_msg, sign_tx
+from dydxctl.tx import (
+    batch_cancel_msg,
+    cancel_order_msg,
+    place_order_msg,
+    sign_tx,
+    timestamp_nonce,
+)
 from dydxctl.wallet import Wallet
 from tests.conftest import TEST_ADDRESS, TEST_MNEMONIC
 
@@ -33,10 +40,8 @@ class Chain:
     def send(self, *messages: Any, wallet: Wallet = WALLET, sequence: int | None = None,
              chain_id: str | None = None, number: int | None = None,
              timeout_height: int = 0) -> tuple[str, int]:  # fmt: skip
-        if sequence is None:
-            sequence = (
-                0 if self._short_term(messages) else self.node.account(wallet.address).sequence
-            )
+        if sequence is None:  # short-term: any; stateful: a fresh timestamp nonce
+            sequence = 0 if self._short_term(messages) else timestamp_nonce()
         signed = sign_tx(
             wallet, list(messages), chain_id=chain_id or self.emu.state.chain_id,
             account_number=self.number if number is None else number, sequence=sequence,
@@ -49,12 +54,12 @@ class Chain:
     def _short_term(messages: tuple) -> bool:
         from v4_proto.dydxprotocol.clob import tx_pb2
 
-        from dydxctl.emulator.checktx import _is_short_term
+        from dydxctl.emulator.txcodec import is_short_term_msg
         from dydxctl.tx import MESSAGE_TYPES
 
         for m in messages:
             name = MESSAGE_TYPES.get(m.type_url)
-            if name is None or not _is_short_term(
+            if name is None or not is_short_term_msg(
                 m.type_url, getattr(tx_pb2, name).FromString(m.value)
             ):
                 return False
@@ -98,15 +103,20 @@ def cancel(client_id: int, *, flags: int = 0, gtb: int | None = None, gtbt: int 
 
 
 def status_of(emu: Emulator, client_id: int, flags: int = 0, clob: int = 0) -> str:
+    """The Indexer's status of an order; "404" when the Indexer does not know it."""
     uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, client_id, clob, flags)
-    with urllib.request.urlopen(f"{emu.indexer_url}/v4/orders/{uuid}") as r:
-        return json.load(r)["status"]
+    try:
+        with urllib.request.urlopen(f"{emu.indexer_url}/v4/orders/{uuid}") as r:
+            return json.load(r)["status"]
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+        return "404"
 
 
 # --- transaction-level rules -----------------------------------------------------------
 def test_accepts_a_valid_short_term_order(net: Chain) -> None:
     assert net.send(place(order(1))) == ("", 0)
-    assert status_of(net.emu, 1) == "OPEN"
+    assert status_of(net.emu, 1) == "BEST_EFFORT_OPENED"  # Redis only
 
 
 def test_malformed_tx_bytes_are_sdk_2(net: Chain) -> None:
@@ -157,8 +167,11 @@ def test_short_term_skips_sequence_and_does_not_bump_it(net: Chain) -> None:
 def test_stateful_sequence_is_checked_and_bumped(net: Chain) -> None:
     assert net.send(place(order(1, flags=64)), sequence=5) == ("sdk", 32)
     assert net.send(place(order(1, flags=64)), sequence=0) == ("", 0)
-    assert net.node.account(TEST_ADDRESS).sequence == 1
+    # CheckTx moved the check state's sequence; the committed one moves in the block.
     assert net.send(place(order(2, flags=64)), sequence=0) == ("sdk", 32)  # stale
+    assert net.node.account(TEST_ADDRESS).sequence == 0
+    net.emu.advance(1)
+    assert net.node.account(TEST_ADDRESS).sequence == 1
 
 
 def test_timestamp_nonce_accepted_once(net: Chain) -> None:
@@ -172,9 +185,9 @@ def test_timestamp_nonce_accepted_once(net: Chain) -> None:
 
 
 # --- short-term good_til_block window -------------------------------------------------
-@pytest.mark.parametrize(("gtb", "code"), [(0, 5), (1, 10), (2, 0), (22, 0), (23, 11)])
+@pytest.mark.parametrize(("gtb", "code"), [(0, 5), (1, 10), (2, 0), (42, 0), (43, 11)])
 def test_good_til_block_window(net: Chain, gtb: int, code: int) -> None:
-    # At height 1: latest+1 = 2 ≤ GTB ≤ 2 + ShortBlockWindow (20).
+    # At height 1: latest+1 = 2 ≤ GTB ≤ 2 + ShortBlockWindow (40 since v9.5.0).
     assert net.send(place(order(1, gtb=gtb)))[1] == code
 
 
@@ -200,6 +213,8 @@ def test_conditional_needs_condition_and_trigger(net: Chain) -> None:
     assert net.send(place(order(1, flags=32, condition_type=1)))[1] == 6001
     good = order(1, flags=32, condition_type=1, conditional_order_trigger_subticks=4_800_000_000)
     assert net.send(place(good))[1] == 0
+    assert status_of(net.emu, 1, 32) == "404"  # not before its block
+    net.emu.advance(1)
     assert status_of(net.emu, 1, 32) == "UNTRIGGERED"
 
 
@@ -223,22 +238,25 @@ def test_short_term_cancel_semantics(net: Chain) -> None:
     assert net.send(place(order(1, gtb=15)))[1] == 0
     # A cancel with GTB below the order's leaves it resting, and says nothing.
     assert net.send(cancel(1, gtb=10))[1] == 0
-    assert status_of(net.emu, 1) == "OPEN"
+    assert status_of(net.emu, 1) == "BEST_EFFORT_OPENED"
     assert net.send(cancel(1, gtb=15))[1] == 0
-    assert status_of(net.emu, 1) == "BEST_EFFORT_CANCELED"
-    assert net.send(cancel(1, gtb=15))[1] == 9  # a cancel with ≥ GTB exists
+    assert status_of(net.emu, 1) == "404"  # unfilled: dropped from Redis, never in Postgres
+    # The same bytes again are answered by the mempool cache (sdk 19); other bytes (another
+    # sequence value) reach the memclob: a cancel with ≥ GTB exists.
+    assert net.send(cancel(1, gtb=15)) == ("sdk", 19)
+    assert net.send(cancel(1, gtb=15), sequence=1)[1] == 9
     assert net.send(place(order(1, gtb=14)))[1] == 7  # cancelled until block 15
     assert net.send(cancel(42, gtb=5))[1] == 0  # unknown order: no existence check
     net.emu.advance(15)
-    assert status_of(net.emu, 1) == "CANCELED"
+    assert status_of(net.emu, 1) == "404"
 
 
 def test_short_term_orders_expire_as_blocks_pass(net: Chain) -> None:
     assert net.send(place(order(1, gtb=5)))[1] == 0
     net.emu.advance(3)  # height 4
-    assert status_of(net.emu, 1) == "OPEN"
+    assert status_of(net.emu, 1) == "BEST_EFFORT_OPENED"
     net.emu.advance(1)  # height 5: block GTB processed
-    assert status_of(net.emu, 1) == "CANCELED"
+    assert status_of(net.emu, 1) == "404"
     assert net.send(cancel(1, gtb=5))[1] == 10
 
 
@@ -251,13 +269,15 @@ def test_stateful_cancel_rules(net: Chain) -> None:
     assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 0
     assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 32
     net.emu.advance(1)
-    assert status_of(net.emu, 1, 64) == "CANCELED"
-    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] in (3006, 3010)
+    assert status_of(net.emu, 1, 64) == "CANCELED"  # placed, then cancelled, in one block
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3006
 
 
 def test_stateful_orders_expire_by_block_time(net: Chain) -> None:
     gtbt = int(time.time()) + 2
     assert net.send(place(order(1, flags=64, gtbt=gtbt)))[1] == 0
+    net.emu.advance(1)
+    assert status_of(net.emu, 1, 64) == "OPEN"
     time.sleep(2.2)
     net.emu.advance(1)
     assert status_of(net.emu, 1, 64) == "CANCELED"
@@ -266,14 +286,13 @@ def test_stateful_orders_expire_by_block_time(net: Chain) -> None:
 def test_fill_then_cancel(net: Chain) -> None:
     gtbt = int(time.time()) + 3600
     assert net.send(place(order(1, flags=64, gtbt=gtbt)))[1] == 0
+    net.emu.advance(1)
     uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
     net.emu.fill(uuid, 4_000_000)
     assert status_of(net.emu, 1, 64) == "OPEN"
     net.emu.fill(uuid)
     assert status_of(net.emu, 1, 64) == "FILLED"
-    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3010  # removed in this block
-    net.emu.advance(1)
-    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3006
+    assert net.send(cancel(1, flags=64, gtbt=gtbt))[1] == 3006  # no longer in state
 
 
 # --- MsgBatchCancel ----------------------------------------------------------------------
@@ -286,8 +305,8 @@ def test_batch_cancel(net: Chain) -> None:
         assert net.send(place(order(i, gtb=12)))[1] == 0
     assert net.send(place(order(9, gtb=12, clob=1)))[1] == 0
     assert net.send(batch_cancel_msg(_sub(), {0: [1, 2, 3], 1: [9]}, 12))[1] == 0
-    assert {status_of(net.emu, i) for i in (1, 2, 3)} == {"BEST_EFFORT_CANCELED"}
-    assert status_of(net.emu, 9, clob=1) == "BEST_EFFORT_CANCELED"
+    assert {status_of(net.emu, i) for i in (1, 2, 3)} == {"404"}
+    assert status_of(net.emu, 9, clob=1) == "404"
     # Every id already has a cancel with this GTB: nothing succeeds.
     assert net.send(batch_cancel_msg(_sub(), {0: [1, 2, 3]}, 12))[1] == 46
 
@@ -325,7 +344,7 @@ def test_latest_block_node_info_and_clob_pairs(net: Chain) -> None:
     latest = net.node.latest_block()
     assert latest.height == 3 and abs(latest.time_unix - time.time()) < 5
     info = net.node.node_info()
-    assert info["chain_id"] == "localdydxprotocol" and info["app_version"].startswith("v9.4")
+    assert info["chain_id"] == "localdydxprotocol" and info["app_version"] == "v9.6.1"
     pair = net.node.clob_pair(1)
     assert (pair.id, pair.step_base_quantums, pair.subticks_per_tick) == (1, 1_000_000, 100_000)
 
@@ -355,13 +374,19 @@ def _post(emu: Emulator, path: str, body: dict) -> Any:
 def test_admin_hooks_over_http(net: Chain) -> None:
     assert _post(net.emu, "/admin/advance", {"blocks": 4})["height"] == 5
     assert net.send(place(order(1, flags=64)))[1] == 0
-    uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
-    filled = _post(net.emu, "/admin/fill", {"order_id": uuid})
-    assert filled["status"] == "FILLED" and filled["totalFilled"] == "0.001"
     stop = order(2, flags=32, condition_type=1, conditional_order_trigger_subticks=4_900_000_000)
     assert net.send(place(stop))[1] == 0
+    _post(net.emu, "/admin/advance", {})
+    uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 1, 0, 64)
+    _post(net.emu, "/admin/fill", {"order_id": uuid, "size": "0.0004"})
+    with urllib.request.urlopen(f"{net.emu.indexer_url}/v4/orders/{uuid}") as r:
+        partly = json.load(r)
+    assert partly["status"] == "OPEN" and partly["totalFilled"] == "0.0004"
+    _post(net.emu, "/admin/fill", {"order_id": uuid})
+    assert status_of(net.emu, 1, 64) == "FILLED"
     stop_uuid = chain.indexer_order_uuid(TEST_ADDRESS, 0, 2, 0, 32)
-    assert _post(net.emu, "/admin/trigger", {"order_id": stop_uuid})["status"] == "OPEN"
+    _post(net.emu, "/admin/trigger", {"order_id": stop_uuid})
+    assert status_of(net.emu, 2, 32) == "OPEN"
     from dydxctl.errors import Unreachable
 
     for _ in range(3):  # the client retries a read twice before giving up
@@ -386,7 +411,10 @@ def test_indexer_json_shapes(net: Chain) -> None:
     assert row["clientId"] == "7" and row["clobPairId"] == "0" and row["orderFlags"] == "0"
     assert row["goodTilBlock"] == "9" and row["goodTilBlockTime"] is None
     assert row["size"] == "0.001" and row["price"] == "50000" and row["ticker"] == "BTC-USD"
-    assert row["subaccountNumber"] == 0 and row["status"] == "OPEN"
+    assert row["subaccountNumber"] == 0 and row["status"] == "BEST_EFFORT_OPENED"
+    assert row["type"] == "LIMIT" and row["totalFilled"] == "0"
+    # comlink redisOrderToResponseObject: a Redis-only order has no Postgres fields at all.
+    assert not {"createdAtHeight", "updatedAt", "updatedAtHeight", "triggerPrice"} & set(row)
     with urllib.request.urlopen(f"{net.emu.indexer_url}/v4/perpetualMarkets") as r:
         markets = json.load(r)["markets"]
     assert markets["BTC-USD"]["clobPairId"] == "0"
@@ -434,15 +462,17 @@ def test_state_survives_a_restart(tmp_path) -> None:
         assert net.send(place(order(1, flags=64)))[1] == 0
         assert net.send(place(order(2, gtb=15)))[1] == 0
         assert net.send(cancel(2, gtb=15))[1] == 0
+        assert net.send(place(order(3, gtb=30)))[1] == 0
         emu.advance(3)
         net.node.close()
     with Emulator(block_time_s=0, state_dir=tmp_path) as emu:
         assert emu.restored and emu.state.height == 4
-        assert status_of(emu, 1, 64) == "OPEN" and status_of(emu, 2) == "BEST_EFFORT_CANCELED"
+        assert status_of(emu, 1, 64) == "OPEN" and status_of(emu, 2) == "404"
+        assert status_of(emu, 3) == "BEST_EFFORT_OPENED"
         net = Chain(emu)
-        assert net.node.account(TEST_ADDRESS).sequence == 1
+        assert len(emu.state.accounts[TEST_ADDRESS].timestamp_nonces) == 1
         assert net.send(place(order(1, flags=64)))[1] == 3005  # still in state
-        assert net.send(cancel(2, gtb=15))[1] == 9  # the cancel is remembered
+        assert net.send(cancel(2, gtb=15), sequence=7)[1] == 9  # the cancel is remembered
         net.node.close()
 
 

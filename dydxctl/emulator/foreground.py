@@ -7,8 +7,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dydxctl.emulator import rules
 from dydxctl.emulator.server import Emulator
 from dydxctl.emulator.state import CHAIN_ID
+
+
+class EmulatorStartError(OSError):
+    """The emulator could not start (a port is taken, a bad option); the CLI words it."""
 
 
 def run_foreground(
@@ -20,13 +25,17 @@ def run_foreground(
     chain_id: str | None,
     as_json: bool,
     state_dir: Path | None = None,
+    app_version: str = rules.DEFAULT_APP_VERSION,
+    rate_limits: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.live import Live
     from rich.text import Text
 
-    from dydxctl.errors import BadInput
-
+    try:
+        rules.parse_version(app_version)
+    except ValueError as exc:
+        raise EmulatorStartError(f"{exc}; use e.g. --app-version 9.6.1") from None
     emulator = Emulator(
         grpc_port=grpc_port,
         indexer_port=indexer_port,
@@ -34,13 +43,15 @@ def run_foreground(
         latency_ms=latency_ms,
         chain_id=chain_id or CHAIN_ID,
         state_dir=state_dir,
+        app_version=app_version,
+        rate_limits=rate_limits,
     )
     try:
         emulator.start()
     except (OSError, RuntimeError) as exc:
-        raise BadInput(
-            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}: {exc}.",
-            "Another process may hold the port; pick others with --grpc-port/--indexer-port.",
+        raise EmulatorStartError(
+            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}: {exc}. Another "
+            "process may hold the port; pick others with --grpc-port/--indexer-port."
         ) from None
     stop = threading.Event()
 

@@ -19,9 +19,9 @@ from v4_proto.dydxprotocol.clob import clob_pair_pb2
 from v4_proto.dydxprotocol.clob import query_pb2 as clob_query
 from v4_proto.dydxprotocol.clob import query_pb2_grpc as clob_grpc
 
-from dydxctl import chain
+from dydxctl.emulator import rules
 from dydxctl.emulator.checktx import TxResult, check_tx
-from dydxctl.tx import pack
+from dydxctl.emulator.txcodec import pack, tx_hash
 
 if TYPE_CHECKING:
     from dydxctl.emulator.server import Emulator
@@ -46,8 +46,6 @@ class TxService(tx_grpc.ServiceServicer):
     def BroadcastTx(self, request: Any, context: grpc.ServicerContext) -> Any:
         fault = _abort_if_faulted(self.emulator, "BroadcastTx", context)
         if fault and "code" in fault:
-            from dydxctl.tx import tx_hash
-
             result = TxResult(
                 tx_hash(request.tx_bytes), fault["code"], fault["codespace"], "injected"
             )
@@ -65,8 +63,8 @@ class TxService(tx_grpc.ServiceServicer):
 
     def GetTx(self, request: Any, context: grpc.ServicerContext) -> Any:
         _abort_if_faulted(self.emulator, "GetTx", context)
-        record = self.emulator.state.txs.get(request.hash.upper())
-        if record is None or record.height > self.emulator.state.height:
+        record = self.emulator.state.committed_tx(request.hash)
+        if record is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"tx not found: {request.hash}")
         return tx_service.GetTxResponse(
             tx_response=_tx_response(
@@ -90,8 +88,8 @@ class AuthQuery(auth_grpc.QueryServicer):
             sequence=account.sequence,
         )
         if account.public_key:
-            base.pub_key.CopyFrom(pack(PubKey(key=account.public_key), chain.SECP256K1_PUBKEY_URL))
-        return auth_query.QueryAccountResponse(account=pack(base, chain.BASE_ACCOUNT_URL))
+            base.pub_key.CopyFrom(pack(PubKey(key=account.public_key), rules.URL_SECP256K1_PUBKEY))
+        return auth_query.QueryAccountResponse(account=pack(base, rules.URL_BASE_ACCOUNT))
 
 
 class TendermintService(tm_grpc.ServiceServicer):

@@ -1,4 +1,5 @@
-"""The emulated Indexer's REST API (/v4/...) and the admin hooks tests drive (/admin/...)."""
+"""The emulated Indexer's REST API (/v4/...), read from the two-store model (indexer_model.py);
+the admin hooks (/admin/...) are answered by admin_api.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from dydxctl.durations import iso_ms
+from dydxctl.emulator.admin_api import answer_admin_get, answer_admin_post
+from dydxctl.emulator.markets import Market, iso_ms
 
 if TYPE_CHECKING:
     from dydxctl.emulator.server import Emulator
@@ -63,14 +65,16 @@ class IndexerHandler(BaseHTTPRequestHandler):
             return
         state = emulator.state
         with state.lock:
+            state.sync_indexer()
+            indexer = state.indexer
             if path == "/v4/height":
-                self._send(200, {"height": str(state.height), "time": iso_ms(state.block_time)})
+                self._send(200, {"height": str(indexer.height), "time": iso_ms(indexer.block_time)})
             elif path == "/v4/time":
                 self._send(200, {"iso": iso_ms(state.block_time), "epoch": state.block_time})
             elif path == "/v4/perpetualMarkets":
                 ticker = query.get("ticker", [None])[0]
                 markets = {
-                    m.ticker: state.indexer_market(m)
+                    m.ticker: _market(m)
                     for m in state.markets.values()
                     if ticker in (None, m.ticker)
                 }
@@ -84,73 +88,68 @@ class IndexerHandler(BaseHTTPRequestHandler):
                 except ValueError:
                     self._send(400, {"errors": [{"msg": "orderId must be a valid uuid"}]})
                     return
-                book = state.by_uuid.get(order_id)
-                if book is None:
-                    self._not_found(f"No order found with id: {order_id}")
+                found = indexer.get(order_id)
+                if found is None:  # comlink orders-controller.ts getOrder: NotFoundError
+                    self._not_found(f"Unable to find order id {order_id}")
                 else:
-                    self._send(200, state.indexer_order(book))
+                    self._send(200, found)
             else:
                 self._not_found(f"Cannot GET {path}")
 
     def _orders(self, query: dict[str, list[str]]) -> None:
-        state = self.server.emulator.state
+        """comlink orders-controller.ts listOrders: Postgres and Redis merged, filtered,
+        sorted by goodTilBlock then goodTilBlockTime (DESC by default), limited."""
+        indexer = self.server.emulator.state.indexer
         address = query.get("address", [""])[0]
         if not address:
             self._send(400, {"errors": [{"msg": "address is required"}]})
             return
         number = int(query.get("subaccountNumber", ["0"])[0])
         limit = min(int(query.get("limit", ["1000"])[0]), 1000)
+        filters = {
+            name: set(",".join(query.get(name, [])).split(",")) - {""}
+            for name in ("status", "side", "type")
+        }
         ticker = query.get("ticker", [None])[0]
-        statuses = set(",".join(query.get("status", [])).split(",")) - {""}
-        rows = []
-        for book in sorted(state.by_uuid.values(), key=lambda b: -b.updated_at):
-            owner, sub = book.key[0], book.key[1]
-            if owner != address or sub != number:
-                continue
-            if ticker and book.market.ticker != ticker:
-                continue
-            if statuses and book.status not in statuses:
-                continue
-            rows.append(state.indexer_order(book))
+        rows = [
+            row
+            for row in indexer.list(address, number)
+            if (ticker is None or row["ticker"] == ticker)
+            and all(not wanted or row[name] in wanted for name, wanted in filters.items())
+        ]
+        rows.sort(
+            key=_order_sort_key, reverse=query.get("returnLatestOrders", ["true"])[0] != "false"
+        )
         self._send(200, rows[:limit])
 
     def _admin_get(self, path: str) -> None:
-        emulator = self.server.emulator
-        if path == "/admin/calls":
-            self._send(200, emulator.call_log())
-        elif path == "/admin/state":
-            self._send(200, emulator.summary())
-        else:
-            self._not_found(path)
+        answer_admin_get(self, path)
 
     def do_POST(self) -> None:
-        path = urlsplit(self.path).path.rstrip("/")
-        emulator = self.server.emulator
-        try:
-            body = self._body()
-            if path == "/admin/advance":
-                self._send(200, {"height": emulator.advance(int(body.get("blocks", 1)))})
-            elif path == "/admin/fill":
-                quantums = body.get("quantums")
-                book = emulator.state.fill(body["order_id"], int(quantums) if quantums else None)
-                self._send(200, emulator.state.indexer_order(book))
-            elif path == "/admin/trigger":
-                self._send(
-                    200, emulator.state.indexer_order(emulator.state.trigger(body["order_id"]))
-                )
-            elif path == "/admin/latency":
-                emulator.latency_ms = float(body.get("ms", 0))
-                self._send(200, {"latency_ms": emulator.latency_ms})
-            elif path == "/admin/fault":
-                emulator.fail_next(body.pop("method"), **body)
-                self._send(200, {"ok": True})
-            elif path == "/admin/calls/reset":
-                emulator.reset_calls()
-                self._send(200, {"ok": True})
-            else:
-                self._not_found(path)
-        except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
-            self._send(400, {"errors": [{"msg": f"bad admin request: {exc}"}]})
+        answer_admin_post(self, urlsplit(self.path).path.rstrip("/"))
+
+
+def _order_sort_key(row: dict[str, Any]) -> tuple[int, str | int]:
+    if row.get("goodTilBlock") is not None:
+        return (0, int(row["goodTilBlock"]))
+    return (1, row.get("goodTilBlockTime") or "")
+
+
+def _market(market: Market) -> dict[str, Any]:
+    """comlink perpetual-markets-controller.ts (the fields the product reads)."""
+    return {
+        "ticker": market.ticker,
+        "clobPairId": str(market.clob_pair_id),
+        "status": market.status,
+        "oraclePrice": str(market.oracle_price),
+        "atomicResolution": market.atomic_resolution,
+        "quantumConversionExponent": market.quantum_conversion_exponent,
+        "stepBaseQuantums": market.step_base_quantums,
+        "subticksPerTick": market.subticks_per_tick,
+        "stepSize": str(market.step_size),
+        "tickSize": str(market.tick_size),
+        "marketType": "CROSS",
+    }
 
 
 def _route_name(path: str) -> str:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import threading
 import time
 from concurrent import futures
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from dydxctl.emulator import rules
 from dydxctl.emulator.grpc_api import add_services
+from dydxctl.emulator.persist import load_state, save_state
 from dydxctl.emulator.rest_api import IndexerHTTPServer
-from dydxctl.emulator.state import CHAIN_ID, ChainState, load_state, save_state
+from dydxctl.emulator.state import CHAIN_ID, ChainState
 
 LOOPBACK = "127.0.0.1"
 
@@ -31,8 +34,18 @@ class Emulator:
         latency_ms: float = 0.0,
         chain_id: str = CHAIN_ID,
         state_dir: Path | None = None,
+        app_version: str = rules.DEFAULT_APP_VERSION,
+        rate_limits: bool | dict[str, Any] = False,
     ) -> None:
-        self.state = ChainState(chain_id=chain_id, block_time_s=block_time_s)
+        """app_version: the protocol version to emulate ("9.6.1"; "9.4.0" has the older
+        ShortBlockWindow 20). rate_limits: True for the genesis block rate limits, or
+        {"short_term": [(num_blocks, limit)], "stateful": [...]}; off by default."""
+        self.state = ChainState(
+            chain_id=chain_id,
+            block_time_s=block_time_s,
+            app_version=app_version,
+            rate_limits=rate_limits,
+        )
         self.state_dir = state_dir
         self.restored = bool(state_dir) and load_state(self.state, state_dir)
         self.requested_ports = (grpc_port, indexer_port)
@@ -108,8 +121,44 @@ class Emulator:
     def advance(self, blocks: int = 1) -> int:
         return self.state.advance(blocks)
 
-    def fill(self, order_uuid: str, quantums: int | None = None) -> Any:
-        return self.state.fill(order_uuid, quantums)
+    def fill(
+        self, order_uuid: str, quantums: int | None = None, size: Decimal | str | None = None
+    ) -> dict[str, Any]:
+        """A match for a resting order: all of it, `quantums`, or `size` (base units)."""
+        return self.state.fill(order_uuid, quantums, Decimal(size) if size is not None else None)
+
+    def trigger(self, order_uuid: str) -> None:
+        """A conditional order is triggered, whatever the oracle price."""
+        self.state.trigger(order_uuid)
+
+    def set_oracle_price(self, market: str, price: Decimal | str) -> list[str]:
+        """Move a market's oracle price; conditional orders whose condition is now met are
+        triggered (their uuids are returned)."""
+        return self.state.set_oracle_price(market, Decimal(str(price)))
+
+    def fail_next_deliver(
+        self, codespace: str = "clob", code: int = 3009, log: str | None = None
+    ) -> None:
+        """The next stateful tx passes CheckTx, then fails in its block with this code."""
+        with self.state.lock:
+            self.state.deliver_faults.append(
+                {
+                    "codespace": codespace,
+                    "code": int(code),
+                    "log": log or "injected DeliverTx failure",
+                }
+            )
+
+    def drop_next_stateful(self) -> None:
+        """The next stateful tx CheckTx accepts is never included in a block."""
+        with self.state.lock:
+            self.state.drops_pending += 1
+
+    def set_indexer_lag(self, blocks: int) -> None:
+        """The Indexer applies chain events `blocks` blocks after they happen (0: live)."""
+        with self.state.lock:
+            self.state.indexer.lag_blocks = max(0, int(blocks))
+            self.state.sync_indexer()
 
     def fail_next(self, method: str, **fault: Any) -> None:
         """Make the next call of `method` fail: grpc_status="UNAVAILABLE", a tx code
@@ -144,8 +193,9 @@ class Emulator:
                 "chain_id": state.chain_id,
                 "height": state.height,
                 "block_time": state.block_time,
+                "app_version": state.app_version,
                 "open_orders": state.open_order_count(),
-                "orders": len(state.by_uuid),
+                "orders": len(state.indexer.postgres) + len(state.indexer.redis),
                 "accounts": len(state.accounts),
                 "grpc": self.grpc_target,
                 "indexer": self.indexer_url,

@@ -1,75 +1,47 @@
-"""The emulated chain's state: accounts, markets, the order book, the block clock, and the
-Indexer's view of orders. One lock guards everything; servers call in from many threads.
+"""The emulated chain's state: accounts, the memclob, stateful orders, the mempool, blocks.
+
+One lock guards everything; servers call in from many threads. CheckTx (checktx.py) works
+on the "check state" (uncommitted placements and cancels, check-state sequences); a block
+(`advance`) delivers the mempool's stateful txs (deliver.py), then runs the EndBlocker's
+expiries, and resets the check state to the committed one — as a real node does.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dydxctl import chain
-from dydxctl.durations import iso_ms
-from dydxctl.markets import Market
-from dydxctl.orders import ORDER_TYPES, TIME_IN_FORCE_BY_NAME
+from dydxctl.emulator import rules
+from dydxctl.emulator.indexer_model import IndexerModel, order_key, uuid_of
+from dydxctl.emulator.markets import SEED_MARKETS, Market
+from dydxctl.emulator.rate_limit import BlockRateLimiter
 
 CHAIN_ID = "localdydxprotocol"
-APP_VERSION = "v9.4.0-emulator"  # a version whose ShortBlockWindow is 20 (constants.go)
 FIRST_ACCOUNT_NUMBER = 10
-
-# Real mainnet parameters (Indexer /v4/perpetualMarkets), so grids match production.
-SEED_MARKETS = (
-    Market("BTC-USD", 0, -10, -9, 1_000_000, 100_000, Decimal("65000"), "ACTIVE"),
-    Market("ETH-USD", 1, -9, -9, 1_000_000, 100_000, Decimal("3500"), "ACTIVE"),
-)
-_TIF_NAMES = {value: name for name, value in TIME_IN_FORCE_BY_NAME.items()}
-_TYPE_BY_CONDITION = {
-    (chain.CONDITION_TYPE_STOP_LOSS, False): "STOP_LIMIT",
-    (chain.CONDITION_TYPE_STOP_LOSS, True): "STOP_MARKET",
-    (chain.CONDITION_TYPE_TAKE_PROFIT, False): "TAKE_PROFIT",
-    (chain.CONDITION_TYPE_TAKE_PROFIT, True): "TAKE_PROFIT_MARKET",
-}
-
-
-def order_key(order_id: Any) -> tuple[str, int, int, int, int]:
-    """The chain's identity of an order: (owner, subaccount number, client id, clob pair, flags)."""
-    return (
-        order_id.subaccount_id.owner,
-        order_id.subaccount_id.number,
-        order_id.client_id,
-        order_id.clob_pair_id,
-        order_id.order_flags,
-    )
+Key = tuple[str, int, int, int, int]
 
 
 @dataclass
 class Account:
     address: str
     account_number: int
-    sequence: int = 0
+    sequence: int = 0  # committed
     public_key: bytes | None = None
-    timestamp_nonces: list[int] = field(default_factory=list)
+    timestamp_nonces: list[int] = field(default_factory=list)  # committed
+    check_sequence: int = 0  # CheckTx's view, reset to the committed one every block
+    check_nonces: list[int] = field(default_factory=list)
 
 
 @dataclass
-class BookOrder:
-    """An order the chain accepted, with what the Indexer reports about it."""
+class LiveOrder:
+    """An order on the memclob (short-term) or in state (stateful)."""
 
-    order: Any  # dydxprotocol.clob.Order
-    uuid: str
-    market: Market
-    status: str  # Indexer status: OPEN, UNTRIGGERED, FILLED, CANCELED, BEST_EFFORT_CANCELED
-    created_height: int
-    updated_height: int
-    updated_at: float
-    total_filled: int = 0
-    live: bool = True  # on the book (memclob) or in state
-
-    @property
-    def key(self) -> tuple[str, int, int, int, int]:
-        return order_key(self.order.order_id)
+    order: Any
+    triggered: bool = False  # conditional orders: in the untriggered store until triggered
 
 
 @dataclass
@@ -81,26 +53,60 @@ class TxRecord:
     log: str
 
 
+@dataclass
+class PendingTx:
+    """A stateful tx CheckTx accepted, waiting in the mempool for the next block."""
+
+    tx_hash: str
+    signer: str
+    sequence: int
+    messages: list[tuple[str, Any]]
+    fault: dict[str, Any] | None = None  # fail in DeliverTx with this code
+    dropped: bool = False  # never included in a block
+
+
 class ChainState:
-    def __init__(self, *, chain_id: str = CHAIN_ID, block_time_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        chain_id: str = CHAIN_ID,
+        block_time_s: float = 1.0,
+        app_version: str = rules.DEFAULT_APP_VERSION,
+        rate_limits: bool | dict[str, Any] = False,
+    ) -> None:
         self.lock = threading.RLock()
         self.chain_id = chain_id
-        self.app_version = APP_VERSION
-        self.short_block_window = chain.short_block_window_for(APP_VERSION)
+        self.version = rules.parse_version(app_version)
+        self.app_version = "v{}.{}.{}".format(*self.version)
+        self.short_block_window = rules.short_block_window(self.version)
         self.block_time_s = block_time_s
         self.height = 1
         self.block_time = time.time()
         self.markets: dict[int, Market] = {m.clob_pair_id: m for m in SEED_MARKETS}
+        self.oracle_subticks: dict[int, int] = {
+            m.clob_pair_id: m.subticks(m.oracle_price) for m in SEED_MARKETS
+        }
         self.accounts: dict[str, Account] = {}
-        self.orders: dict[tuple, BookOrder] = {}  # the latest order per OrderId
-        self.by_uuid: dict[str, BookOrder] = {}
-        self.short_term_cancels: dict[tuple, int] = {}  # key -> cancel GTB
-        self.pending_stateful_cancels: dict[tuple, int] = {}  # key -> cancel GTBT
-        self.removed_this_block: set[tuple] = set()
-        self.txs: dict[str, TxRecord] = {}
         self.require_existing_accounts = False
+        # memclob (short-term) and state (stateful) orders
+        self.book: dict[Key, LiveOrder] = {}
+        self.fill_amounts: dict[Key, int] = {}  # OrderFillState (quantums filled)
+        self.fill_prune: dict[Key, int] = {}  # short-term: forget the fill amount at this height
+        self.short_term_cancels: dict[Key, int] = {}  # memclob cancels: key → cancel GTB
+        # check state: uncommitted stateful placements and cancels
+        self.uncommitted_places: dict[Key, Any] = {}
+        self.uncommitted_cancels: dict[Key, int] = {}
+        self.mempool: list[PendingTx] = []
+        self.removed_in_block: set[Key] = set()  # removed by a fill since the last block
+        self.txs: dict[str, TxRecord] = {}
+        self.mempool_cache: OrderedDict[str, None] = OrderedDict()
+        self.rate_limiter = BlockRateLimiter.from_option(rate_limits)
+        self.indexer = IndexerModel(self.markets)
+        self.indexer.block_time = self.block_time
+        self.deliver_faults: list[dict[str, Any]] = []
+        self.drops_pending = 0
 
-    # --- accounts ---
+    # --- accounts ----------------------------------------------------------------------
     def account(self, address: str, *, create: bool = True) -> Account | None:
         with self.lock:
             found = self.accounts.get(address)
@@ -109,250 +115,191 @@ class ChainState:
                 self.accounts[address] = found
             return found
 
-    # --- the block clock ---
+    # --- Indexer feed --------------------------------------------------------------------
+    def emit(self, event: Any) -> None:
+        self.indexer.emit(self.height, event)
+
+    def sync_indexer(self) -> None:
+        with self.lock:
+            self.indexer.catch_up(self.height, self.block_time)
+
+    def committed_tx(self, tx_hash: str) -> TxRecord | None:
+        """The result of a tx in a committed block (GetTx, CometBFT /tx); None if none."""
+        with self.lock:
+            record = self.txs.get(tx_hash.upper())
+            return record if record is not None and record.height <= self.height else None
+
+    def find(self, uuid: str) -> LiveOrder | None:
+        for live in self.book.values():
+            if uuid_of(live.order.order_id) == uuid:
+                return live
+        return None
+
+    # --- the block ----------------------------------------------------------------------
     def advance(self, blocks: int = 1) -> int:
-        """Commit `blocks` blocks: apply pending cancels, expire orders, forget old cancels."""
+        from dydxctl.emulator.stateful import deliver_block
+
         with self.lock:
             for _ in range(blocks):
+                previous_block_time = self.block_time
                 self.height += 1
-                # Block time follows the wall clock (so timestamp nonces stay valid) and
-                # always moves forward.
+                # Block time follows the wall clock (timestamp nonces stay valid), always forward.
                 self.block_time = max(self.block_time + 0.001, time.time())
-                self.removed_this_block.clear()
-                self._apply_pending_stateful_cancels()
-                self._expire()
+                deliver_block(self, previous_block_time)
+                self.removed_in_block.clear()
+                self._end_block()
+                self._reset_check_state()
+                self.indexer.catch_up(self.height, self.block_time)
             return self.height
 
-    def _apply_pending_stateful_cancels(self) -> None:
-        for key in list(self.pending_stateful_cancels):
-            book = self.orders.get(key)
-            if book is not None and book.live:
-                self._remove(book, "CANCELED")
-            del self.pending_stateful_cancels[key]
-
-    def _expire(self) -> None:
-        for book in self.orders.values():
-            if not book.live and book.status != "BEST_EFFORT_CANCELED":
-                continue
-            gtb = book.order.good_til_block
-            if book.order.order_id.order_flags == chain.ORDER_FLAGS_SHORT_TERM:
-                # Removed once block GTB is processed; the Indexer then says CANCELED.
-                if self.height >= gtb:
-                    if book.live:
-                        self._remove(book, "CANCELED")
-                    elif book.status == "BEST_EFFORT_CANCELED":
-                        self._set_status(book, "CANCELED")
-            elif book.live and self.block_time >= book.order.good_til_block_time:
-                self._remove(book, "CANCELED")
+    def _end_block(self) -> None:
+        """EndBlocker / PrepareCheckState: expire orders and cancels (memclob.go
+        RemoveAndClearOperationsQueue, keeper RemoveExpiredStatefulOrders)."""
+        for key, live in list(self.book.items()):
+            order = live.order
+            if key[4] == rules.FLAGS_SHORT_TERM:
+                if self.height >= order.good_til_block:
+                    self.remove(key, "expired")
+            elif self.block_time >= order.good_til_block_time:
+                self.remove(key, "expired")
         for key, cancel_gtb in list(self.short_term_cancels.items()):
             if self.height >= cancel_gtb:
                 del self.short_term_cancels[key]
+        # PruneStateFillAmountsForShortTermOrders: fill amounts are kept until the GTB.
+        for key, prune_at in list(self.fill_prune.items()):
+            if self.height >= prune_at and key not in self.book:
+                del self.fill_prune[key]
+                self.fill_amounts.pop(key, None)
 
-    def _set_status(self, book: BookOrder, status: str) -> None:
-        book.status = status
-        book.updated_height = self.height
-        book.updated_at = self.block_time
+    def _reset_check_state(self) -> None:
+        self.uncommitted_places.clear()
+        self.uncommitted_cancels.clear()
+        self.mempool.clear()
+        for account in self.accounts.values():
+            account.check_sequence = account.sequence
+            account.check_nonces = list(account.timestamp_nonces)
 
-    def _remove(self, book: BookOrder, status: str) -> None:
-        book.live = False
-        self._set_status(book, status)
-        self.removed_this_block.add(book.key)
+    # --- order changes (with their Indexer effects) -------------------------------------------
+    def rest_short_term(self, order: Any) -> None:
+        key = order_key(order.order_id)
+        self.book[key] = LiveOrder(order)
+        self.emit(lambda: self.indexer.redis_put(order))
 
-    # --- order book changes ---
-    def add_order(self, order: Any) -> BookOrder:
-        market = self.markets[order.order_id.clob_pair_id]
-        conditional = order.order_id.order_flags == chain.ORDER_FLAGS_CONDITIONAL
-        book = BookOrder(
-            order=order,
-            uuid=chain.indexer_order_uuid(*order_key(order.order_id)),
-            market=market,
-            status="UNTRIGGERED" if conditional else "OPEN",
-            created_height=self.height,
-            updated_height=self.height,
-            updated_at=self.block_time,
-        )
-        self.orders[book.key] = book
-        self.by_uuid[book.uuid] = book
-        return book
+    def add_stateful(self, order: Any) -> None:
+        """DeliverTx of a stateful placement: into state, a Postgres row in its block."""
+        key = order_key(order.order_id)
+        conditional = key[4] == rules.FLAGS_CONDITIONAL
+        self.book[key] = LiveOrder(order, triggered=not conditional)
+        status = "UNTRIGGERED" if conditional else "OPEN"
+        height, at = self.height, self.block_time
+        self.emit(lambda: self.indexer.postgres_put(order, status, 0, height, at))
+        if not conditional:
+            self.emit(lambda: self.indexer.redis_put(order))
 
-    def fill(self, uuid: str, quantums: int | None = None) -> BookOrder:
-        """Test hook: fill an order fully (quantums None) or partly."""
-        with self.lock:
-            book = self.by_uuid.get(uuid)
-            if book is None or not book.live:
-                raise KeyError(f"no live order {uuid}")
-            remaining = book.order.quantums - book.total_filled
-            amount = remaining if quantums is None else min(quantums, remaining)
-            book.total_filled += amount
-            if book.total_filled >= book.order.quantums:
-                self._remove(book, "FILLED")
-            else:
-                self._set_status(book, "OPEN")
-            return book
-
-    def trigger(self, uuid: str) -> BookOrder:
-        """Test hook: a conditional order's trigger price was reached."""
-        with self.lock:
-            book = self.by_uuid[uuid]
-            if book.live and book.status == "UNTRIGGERED":
-                self._set_status(book, "OPEN")
-            return book
-
-    # --- the Indexer's view ---
-    def indexer_order(self, book: BookOrder) -> dict[str, Any]:
-        order, oid, market = book.order, book.order.order_id, book.market
-        flags = oid.order_flags
-        conditional = flags == chain.ORDER_FLAGS_CONDITIONAL
-        tif = _TIF_NAMES.get(order.time_in_force, "GTT")
-        if conditional:
-            order_type = _TYPE_BY_CONDITION.get(
-                (order.condition_type, tif in ("IOC", "FOK")), "STOP_LIMIT"
-            )
+    def remove(self, key: Key, reason: str) -> None:
+        """Take an order off the book / out of state. reason: user_cancel, expired, filled,
+        stateful_cancel."""
+        live = self.book.pop(key)
+        order, height, at = live.order, self.height, self.block_time
+        if key[4] == rules.FLAGS_SHORT_TERM:
+            status = {"user_cancel": "BEST_EFFORT_CANCELED", "filled": "FILLED"}.get(reason)
+            status = status or "CANCELED"
         else:
-            order_type = "MARKET" if tif in ("IOC", "FOK") and flags == 0 else "LIMIT"
-        assert order_type in {t.name for t in ORDER_TYPES.values()}
-        side = "BUY" if order.side == chain.SIDE_BUY else "SELL"
-        return {
-            "id": book.uuid,
-            "subaccountId": chain.indexer_subaccount_uuid(
-                oid.subaccount_id.owner, oid.subaccount_id.number
-            ),
-            "clientId": str(oid.client_id),
-            "clobPairId": str(oid.clob_pair_id),
-            "side": side,
-            "size": str(market.size_from_quantums(order.quantums)),
-            "totalFilled": str(market.size_from_quantums(book.total_filled)),
-            "price": str(market.price_from_subticks(order.subticks)),
-            "type": order_type,
-            "status": book.status,
-            "timeInForce": tif if tif != "POST_ONLY" else "GTT",
-            "reduceOnly": order.reduce_only,
-            "orderFlags": str(flags),
-            "goodTilBlock": str(order.good_til_block) if flags == 0 else None,
-            "goodTilBlockTime": iso_ms(order.good_til_block_time) if flags else None,
-            "createdAtHeight": str(book.created_height),
-            "clientMetadata": str(order.client_metadata),
-            "triggerPrice": (
-                str(market.price_from_subticks(order.conditional_order_trigger_subticks))
-                if conditional
-                else None
-            ),
-            "postOnly": tif == "POST_ONLY",
-            "ticker": market.ticker,
-            "updatedAt": iso_ms(book.updated_at),
-            "updatedAtHeight": str(book.updated_height),
-            "subaccountNumber": oid.subaccount_id.number,
-        }
+            status = "FILLED" if reason == "filled" else "CANCELED"
+        keep = frozenset({"FILLED", "BEST_EFFORT_CANCELED"}) if reason == "expired" else frozenset()
+        self.emit(lambda: self.indexer.redis_delete(order.order_id))
+        self.emit(
+            lambda: self.indexer.postgres_status(order.order_id, status, height, at, keep=keep)
+        )
+        if key[4] != rules.FLAGS_SHORT_TERM:  # stateful fill state goes with the order
+            self.fill_amounts.pop(key, None)
 
-    def indexer_market(self, market: Market) -> dict[str, Any]:
-        return {
-            "ticker": market.ticker,
-            "clobPairId": str(market.clob_pair_id),
-            "status": market.status,
-            "oraclePrice": str(market.oracle_price),
-            "atomicResolution": market.atomic_resolution,
-            "quantumConversionExponent": market.quantum_conversion_exponent,
-            "stepBaseQuantums": market.step_base_quantums,
-            "subticksPerTick": market.subticks_per_tick,
-            "stepSize": str(market.step_size),
-            "tickSize": str(market.tick_size),
-            "marketType": "CROSS",
-        }
+    # --- test hooks -----------------------------------------------------------------------
+    def fill(self, uuid: str, quantums: int | None = None, size: Decimal | None = None) -> dict:
+        """A match for a resting order (in its next block): fully (no amount) or partly."""
+        with self.lock:
+            live = self.find(uuid)
+            if live is None or not live.triggered:
+                raise KeyError(f"no order {uuid} is resting on the book")
+            order = live.order
+            key = order_key(order.order_id)
+            market = self.markets[key[3]]
+            if size is not None:
+                quantums = market.quantums(size)
+            filled = self.fill_amounts.get(key, 0)
+            remaining = order.quantums - filled
+            amount = remaining if quantums is None else min(int(quantums), remaining)
+            if amount <= 0:
+                raise ValueError("a fill needs a positive amount")
+            filled += amount
+            self.fill_amounts[key] = filled
+            if key[4] == rules.FLAGS_SHORT_TERM:
+                self.fill_prune[key] = order.good_til_block
+            height, at = self.height, self.block_time
+            done = filled >= order.quantums
+            self.emit(
+                lambda: self.indexer.postgres_put(
+                    order, "FILLED" if done else "OPEN", filled, height, at
+                )
+            )
+            if done:
+                self.remove(key, "filled")
+                self.removed_in_block.add(key)
+            self.sync_indexer()
+            return {
+                "order_id": uuid,
+                "filled_quantums": filled,
+                "status_on_chain": "filled" if done else "partially_filled",
+            }
+
+    def trigger(self, uuid: str) -> None:
+        """A conditional order moves from the untriggered store to the book."""
+        with self.lock:
+            live = self.find(uuid)
+            if live is None:
+                raise KeyError(f"no stateful order {uuid} in state")
+            self._trigger(live)
+            self.sync_indexer()
+
+    def _trigger(self, live: LiveOrder) -> None:
+        if live.triggered:
+            return
+        live.triggered = True
+        order, height, at = live.order, self.height, self.block_time
+        self.emit(lambda: self.indexer.postgres_status(order.order_id, "OPEN", height, at))
+        self.emit(lambda: self.indexer.redis_put(order))
+
+    def set_oracle_price(self, ticker: str, price: Decimal) -> list[str]:
+        """x/clob/types/order.go CanTrigger: take-profit buys and stop-loss sells trigger
+        when the oracle price is ≤ the trigger price, the others when it is ≥."""
+        with self.lock:
+            market = next((m for m in self.markets.values() if m.ticker == ticker), None)
+            if market is None:
+                raise KeyError(f"no market {ticker}")
+            subticks = int(price.scaleb(-market._price_exponent()))
+            self.oracle_subticks[market.clob_pair_id] = subticks
+            self.markets[market.clob_pair_id] = _with_price(market, price)
+            triggered = []
+            for key, live in self.book.items():
+                order = live.order
+                if key[3] != market.clob_pair_id or live.triggered:
+                    continue
+                low = (order.condition_type == rules.CONDITION_TAKE_PROFIT) == (
+                    order.side == rules.SIDE_BUY
+                )
+                trigger = order.conditional_order_trigger_subticks
+                if (trigger >= subticks) if low else (trigger <= subticks):
+                    self._trigger(live)
+                    triggered.append(uuid_of(order.order_id))
+            self.sync_indexer()
+            return triggered
 
     def open_order_count(self) -> int:
         with self.lock:
-            return sum(1 for b in self.orders.values() if b.live)
+            return len(self.book)
 
 
-# --- persistence (dydxctl emulator --state-dir) ---
-STATE_FILE = "emulator-state.json"
+def _with_price(market: Market, price: Decimal) -> Market:
+    from dataclasses import replace
 
-
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode()
-
-
-def _unb64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
-
-
-def save_state(state: ChainState, directory: Any) -> None:
-    """Write the whole chain state as JSON, atomically (write then rename)."""
-    import json
-    import os
-    from pathlib import Path
-
-    with state.lock:
-        data = {
-            "chain_id": state.chain_id,
-            "height": state.height,
-            "block_time": state.block_time,
-            "accounts": [
-                {
-                    "address": a.address,
-                    "account_number": a.account_number,
-                    "sequence": a.sequence,
-                    "public_key": a.public_key.hex() if a.public_key else None,
-                    "timestamp_nonces": a.timestamp_nonces,
-                }
-                for a in state.accounts.values()
-            ],
-            "orders": [
-                {
-                    "order": _b64(b.order.SerializeToString()),
-                    "status": b.status,
-                    "created_height": b.created_height,
-                    "updated_height": b.updated_height,
-                    "updated_at": b.updated_at,
-                    "total_filled": b.total_filled,
-                    "live": b.live,
-                }
-                for b in state.by_uuid.values()
-            ],
-            "short_term_cancels": [[list(k), v] for k, v in state.short_term_cancels.items()],
-            "pending_stateful_cancels": [
-                [list(k), v] for k, v in state.pending_stateful_cancels.items()
-            ],
-            "txs": [vars(t) for t in state.txs.values()],
-        }
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    tmp = path / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path / STATE_FILE)
-
-
-def load_state(state: ChainState, directory: Any) -> bool:
-    """Restore a saved state into `state`; False when there is none."""
-    import json
-    from pathlib import Path
-
-    from v4_proto.dydxprotocol.clob.order_pb2 import Order
-
-    path = Path(directory) / STATE_FILE
-    if not path.exists():
-        return False
-    data = json.loads(path.read_text())
-    with state.lock:
-        state.chain_id = data["chain_id"]
-        state.height = data["height"]
-        state.block_time = data["block_time"]
-        for a in data["accounts"]:
-            state.accounts[a["address"]] = Account(
-                a["address"], a["account_number"], a["sequence"],
-                bytes.fromhex(a["public_key"]) if a["public_key"] else None,
-                list(a["timestamp_nonces"]),
-            )  # fmt: skip
-        for o in data["orders"]:
-            book = state.add_order(Order.FromString(_unb64(o["order"])))
-            book.status, book.live = o["status"], o["live"]
-            book.created_height, book.updated_height = o["created_height"], o["updated_height"]
-            book.updated_at, book.total_filled = o["updated_at"], o["total_filled"]
-        state.short_term_cancels = {tuple(k): v for k, v in data["short_term_cancels"]}
-        state.pending_stateful_cancels = {tuple(k): v for k, v in data["pending_stateful_cancels"]}
-        state.txs = {t["tx_hash"]: TxRecord(**t) for t in data["txs"]}
-    return True
+    return replace(market, oracle_price=price)
