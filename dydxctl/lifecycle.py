@@ -216,6 +216,9 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         "trigger_price": str(plan.trigger_price) if plan.trigger_price is not None else None,
         "status": "PENDING",
         "place_tx_hash": signed.tx_hash,
+        # A trading key (issue 16): which key and authenticator placed it.
+        "signer_address": getattr(wallet, "signer_address", None),
+        "authenticator_id": getattr(wallet, "authenticator_id", None),
     }
     if dry_run:
         return PlaceResult(

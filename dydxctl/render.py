@@ -29,6 +29,7 @@ ORDER_JSON_KEYS = (
     "size", "price", "trigger_price", "time_in_force", "reduce_only", "good_til_block",
     "good_til_block_time", "subaccount_number", "address", "chain_id", "clob_pair_id",
     "place_tx_hash", "cancel_tx_hash", "created_at", "updated_at", "last_error",
+    "signer_address", "authenticator_id",
 )  # fmt: skip
 
 STATUS_STYLES = {

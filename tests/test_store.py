@@ -116,7 +116,11 @@ def test_migrations_twice_are_a_no_op(db_path: Path) -> None:
         from dydxctl.store import migrations
 
         applied = migrations().applied(again.db)
-        assert [m.name for m in applied] == list(MIGRATION_NAMES) == ["m001_initial"]
+        assert (
+            [m.name for m in applied]
+            == list(MIGRATION_NAMES)
+            == ["m001_initial", "m002_trading_keys"]
+        )
         assert migrations().pending(again.db) == []
 
 

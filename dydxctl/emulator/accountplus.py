@@ -13,8 +13,8 @@ tag protocol/v9.6.1) and sharing nothing with the product:
                              (the message signer's) number and the chain id
 - types/errors.go            codespace "dydxaccountplus" and its codes
 
-Errors are raised as `AccountPlusError(codespace, code, log)`; the CheckTx/DeliverTx code
-turns them into ABCI answers. Go errors that are not registered (fmt.Errorf) answer
+Errors are raised as the emulator's `Reject(codespace, code, log)`, the ABCI answer. Go
+errors that are not registered (fmt.Errorf) answer
 ("undefined", 1) on the chain (cosmossdk.io/errors abci.go: internalABCICodespace/Code).
 """
 
@@ -26,6 +26,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from dydxctl.emulator.errors import Reject
 
 # types/keys.go ModuleName.
 CODESPACE: Final = "dydxaccountplus"
@@ -79,12 +81,7 @@ URL_CANCEL: Final = "/dydxprotocol.clob.MsgCancelOrder"
 URL_BATCH_CANCEL: Final = "/dydxprotocol.clob.MsgBatchCancel"
 
 
-class AccountPlusError(Exception):
-    """A chain error: (codespace, code) and the log the node would return."""
-
-    def __init__(self, codespace: str, code: int, log: str) -> None:
-        super().__init__(log)
-        self.codespace, self.code, self.log = codespace, code, log
+AccountPlusError = Reject  # a refusal with the chain's (codespace, code) and log
 
 
 def _registered(code: int, context: str) -> AccountPlusError:
@@ -527,8 +524,30 @@ def authenticate_tx(
             ) from None  # fmt: skip
 
 
-def validate_add_basic(sender_is_valid: bool, data: bytes) -> None:
-    """types/message_add_authenticator.go ValidateBasic (runs at CheckTx)."""
+def validate_basic(type_url: str, msg: Any) -> None:
+    """types/message_add_authenticator.go ValidateBasic (baseapp runs it at CheckTx);
+    MsgRemoveAuthenticator has none."""
+    if type_url == URL_ADD_AUTHENTICATOR:
+        _validate_add_basic(is_bech32_account(msg.sender), bytes(msg.data))
+
+
+def is_bech32_account(address: str) -> bool:
+    """sdk.AccAddressFromBech32 with the chain's "dydx" prefix."""
+    from bech32 import bech32_decode
+
+    hrp, data = bech32_decode(address)
+    return hrp == "dydx" and data is not None
+
+
+def deliver(keeper: AccountPlusKeeper, type_url: str, msg: Any) -> None:
+    """keeper/msg_server.go AddAuthenticator / RemoveAuthenticator (DeliverTx)."""
+    if type_url == URL_ADD_AUTHENTICATOR:
+        keeper.add(msg.sender, msg.authenticator_type, bytes(msg.data))
+    elif type_url == URL_REMOVE_AUTHENTICATOR:
+        keeper.remove(msg.sender, msg.id)
+
+
+def _validate_add_basic(sender_is_valid: bool, data: bytes) -> None:
     if not sender_is_valid:
         raise AccountPlusError(
             CODESPACE, ERR_INVALID_ACCOUNT_ADDRESS, DESCRIPTIONS[ERR_INVALID_ACCOUNT_ADDRESS]

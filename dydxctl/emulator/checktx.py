@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dydxctl.emulator import memclob, rules, stateful, txcodec, validate_basic
+from dydxctl.emulator import accountplus, memclob, rules, stateful, txcodec, validate_basic
 from dydxctl.emulator.crypto import address_of, signature_is_valid
 from dydxctl.emulator.errors import Reject
 from dydxctl.emulator.state import Account, ChainState, PendingTx
@@ -64,6 +64,48 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
     if len(tx.public_key) != rules.PUBKEY_SIZE:
         raise Reject(rules.SDK, 8, "invalid secp256k1 public key length")
 
+    # app/ante.go sigVerification: x/accountplus/ante/circuit_breaker.go sends a tx whose
+    # TxExtension selects authenticators down the authenticator flow, any other down the
+    # default one (SetPubKey, SigVerification).
+    skip_sequence = all(short_term)
+    if tx.selected_authenticators:
+        address, account = _authenticator_flow(state, tx, skip_sequence)
+    else:
+        address, account = _default_flow(state, tx, skip_sequence)
+    clob_messages = [(url, msg) for url, msg in tx.messages if txcodec.is_clob_msg(url)]
+    for url, msg in clob_messages:
+        _rate_limit(state, url, msg)
+    # CheckTx runs on a branch of the check state: a failing message discards it all.
+    saved = dict(state.uncommitted_places), dict(state.uncommitted_cancels)
+    try:
+        for url, msg in clob_messages:
+            _clob_check(state, url, msg, tx.timeout_height)
+    except Reject:
+        state.uncommitted_places, state.uncommitted_cancels = saved
+        raise
+
+    if not skip_sequence:
+        if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:
+            account.check_nonces = sorted({*account.check_nonces, tx.sequence})[
+                -rules.TIMESTAMP_NONCES_KEPT :
+            ]
+        else:
+            account.check_sequence += 1
+        pending = PendingTx(digest, address, tx.sequence, tx.messages)
+        if tx.selected_authenticators:
+            # DeliverTx runs the ante handler again: an authenticator removed meanwhile
+            # fails the tx in its block (accountplus 1) and the sequence does not move.
+            pending.reauthenticate = lambda: _authenticate(state, tx)
+        if state.deliver_faults:
+            pending.fault = state.deliver_faults.pop(0)
+        elif state.drops_pending:
+            state.drops_pending -= 1
+            pending.dropped = True
+        state.mempool.append(pending)
+
+
+def _default_flow(state: ChainState, tx: txcodec.Tx, skip_sequence: bool) -> tuple[str, Account]:
+    """The default ante flow: the tx's public key is the signer's own."""
     address = address_of(tx.public_key)
     account = state.account(address)
     if account is None:
@@ -83,36 +125,48 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
             f"({state.chain_id})",
         )
     # app/ante/util.go ShouldSkipSequenceValidation: all-short-term txs skip the check.
-    skip_sequence = all(short_term)
     if not skip_sequence:
         _check_sequence(state, account, tx.sequence)
     account.public_key = tx.public_key
+    return address, account
 
-    for url, msg in tx.messages:
-        _rate_limit(state, url, msg)
-    # CheckTx runs on a branch of the check state: a failing message discards it all.
-    saved = dict(state.uncommitted_places), dict(state.uncommitted_cancels)
-    try:
-        for url, msg in tx.messages:
-            _clob_check(state, url, msg, tx.timeout_height)
-    except Reject:
-        state.uncommitted_places, state.uncommitted_cancels = saved
-        raise
 
+def _authenticator_flow(
+    state: ChainState, tx: txcodec.Tx, skip_sequence: bool
+) -> tuple[str, Account]:
+    """The authenticator flow (x/accountplus/ante/ante.go). The tx's signer is the messages'
+    signer — the owner — whatever key signed: replay protection (app/ante/
+    replay_protection.go, before sigVerification in clobAnteHandle) uses the owner's sequence
+    or timestamp nonce, and no public key is set on the owner's account."""
+    signers = {txcodec.owner_of(url, msg) for url, msg in tx.messages}
+    if len(signers) != 1:
+        raise Reject(
+            rules.SDK, 4, f"invalid number of signer;  expected: {len(signers)}, got 1: "
+            "unauthorized",
+        )  # fmt: skip
+    address = signers.pop()
+    account = state.account(address)
+    if account is None:
+        raise Reject(rules.SDK, 9, f"account {address} does not exist: unknown address")
     if not skip_sequence:
-        if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:
-            account.check_nonces = sorted({*account.check_nonces, tx.sequence})[
-                -rules.TIMESTAMP_NONCES_KEPT :
-            ]
-        else:
-            account.check_sequence += 1
-        pending = PendingTx(digest, address, tx.sequence, tx.messages)
-        if state.deliver_faults:
-            pending.fault = state.deliver_faults.pop(0)
-        elif state.drops_pending:
-            state.drops_pending -= 1
-            pending.dropped = True
-        state.mempool.append(pending)
+        _check_sequence(state, account, tx.sequence)
+    _authenticate(state, tx)
+    return address, account
+
+
+def _authenticate(state: ChainState, tx: txcodec.Tx) -> None:
+    def sign_bytes_for(signer: str) -> bytes:
+        # lib/authentication_request.go getSignerData: the signer's account number.
+        return txcodec.sign_doc(tx, state.chain_id, state.accounts[signer].account_number)
+
+    accountplus.authenticate_tx(
+        state.accountplus,
+        selected=list(tx.selected_authenticators),
+        messages=[(url, msg, txcodec.owner_of(url, msg)) for url, msg in tx.messages],
+        signature=tx.signature,
+        sign_bytes_for=sign_bytes_for,
+        verify=signature_is_valid,
+    )
 
 
 def _check_sequence(state: ChainState, account: Account, sequence: int) -> None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dydxctl.emulator import rules
+from dydxctl.emulator.accountplus import AccountPlusKeeper
 from dydxctl.emulator.indexer_model import IndexerModel, order_key, uuid_of
 from dydxctl.emulator.markets import SEED_MARKETS, Market
 from dydxctl.emulator.rate_limit import BlockRateLimiter
@@ -63,6 +64,7 @@ class PendingTx:
     messages: list[tuple[str, Any]]
     fault: dict[str, Any] | None = None  # fail in DeliverTx with this code
     dropped: bool = False  # never included in a block
+    reauthenticate: Any = None  # authenticator txs: the ante's authentication, run again
 
 
 class ChainState:
@@ -104,6 +106,7 @@ class ChainState:
         self.indexer = IndexerModel(self.markets)
         self.indexer.block_time = self.block_time
         self.deliver_faults: list[dict[str, Any]] = []
+        self.accountplus = AccountPlusKeeper()
         self.drops_pending = 0
 
     # --- accounts ----------------------------------------------------------------------
