@@ -178,3 +178,22 @@ def test_trading_key_file_rules(chain_cli: ChainCli, tmp_path: Path) -> None:
         expect_exit=2, env={"DYDX_MNEMONIC": ""},
     )  # fmt: skip
     assert "--address" in no_owner["error"]["hint"]
+
+
+def test_an_older_store_gains_the_trading_key_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.conftest import order_row
+
+    path = tmp_path / "old.db"
+    with Store.open(path):
+        pass
+    with sqlite3.connect(path) as con:  # as a store written before issue 16 looks
+        con.execute("ALTER TABLE orders DROP COLUMN authenticator_id")
+        con.execute("ALTER TABLE orders DROP COLUMN signer_address")
+        con.execute("DELETE FROM _sqlite_migrations WHERE name = 'm002_trading_keys'")
+    with Store.open(path) as store:
+        row = order_row(signer_address="dydx1trader", authenticator_id=3)
+        store.insert_order(row)
+        stored = store.get(row["order_id"])
+    assert (stored["signer_address"], stored["authenticator_id"]) == ("dydx1trader", 3)
