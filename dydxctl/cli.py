@@ -104,10 +104,11 @@ def main_options(
         ),
     ] = None,
     authenticator_id: Annotated[
-        str | None,
+        int | None,
         typer.Option(
+            min=0,
             help="The owner's authenticator that allows the trading key; looked up on the "
-            "chain when omitted. (env DYDXCTL_AUTHENTICATOR_ID)"
+            "chain when omitted. (env DYDXCTL_AUTHENTICATOR_ID)",
         ),
     ] = None,
     version: Annotated[

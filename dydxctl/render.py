@@ -135,6 +135,9 @@ def order_detail(
     ]
     if obj["trigger_price"]:
         pairs.insert(7, ("trigger price", obj["trigger_price"]))
+    if obj.get("signer_address"):  # placed by a permissioned trading key
+        pairs.append(("placed by key", f"{obj['signer_address']} (authenticator "
+                      f"{obj['authenticator_id']})"))  # fmt: skip
     for key in ("place_tx_hash", "cancel_tx_hash", "last_error"):
         if obj.get(key):
             pairs.append((key.replace("_", " "), obj[key]))
