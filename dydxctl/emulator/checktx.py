@@ -14,6 +14,7 @@ from typing import Any
 from dydxctl.emulator import accountplus, memclob, rules, stateful, txcodec, validate_basic
 from dydxctl.emulator.crypto import address_of, signature_is_valid
 from dydxctl.emulator.errors import Reject
+from dydxctl.emulator.indexer_model import order_key, uuid_of
 from dydxctl.emulator.state import Account, ChainState, PendingTx
 
 
@@ -83,6 +84,10 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
     except Reject:
         state.uncommitted_places, state.uncommitted_cancels = saved
         raise
+    for url, msg in clob_messages:
+        if url == rules.URL_PLACE:
+            oid = msg.order.order_id
+            state.accepted[uuid_of(oid)] = order_key(oid)
 
     if not skip_sequence:
         if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:

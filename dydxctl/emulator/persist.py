@@ -56,6 +56,7 @@ def save_state(state: ChainState, directory: Path | str) -> None:
             "fill_prune": _keyed(state.fill_prune),
             "short_term_cancels": _keyed(state.short_term_cancels),
             "txs": [vars(t) for t in state.txs.values()],
+            "accepted": [[u, list(k)] for u, k in state.accepted.items()],
             "oracle_subticks": list(state.oracle_subticks.items()),
             "indexer": {
                 "height": state.indexer.height,
@@ -110,6 +111,7 @@ def load_state(state: ChainState, directory: Path | str) -> bool:
         state.fill_prune = _unkeyed(data["fill_prune"])
         state.short_term_cancels = _unkeyed(data["short_term_cancels"])
         state.txs = {t["tx_hash"]: TxRecord(**t) for t in data["txs"]}
+        state.accepted = {u: tuple(k) for u, k in data.get("accepted", [])}
         state.oracle_subticks = {int(k): v for k, v in data["oracle_subticks"]}
         indexer = state.indexer
         indexer.height, indexer.block_time = (

@@ -42,7 +42,17 @@ class LiveOrder:
     """An order on the memclob (short-term) or in state (stateful)."""
 
     order: Any
-    triggered: bool = False  # conditional orders: in the untriggered store until triggered
+    triggered: bool = True  # False: a conditional order still in the untriggered store
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """For tests: an order the chain accepted, whether it is live, what the Indexer says."""
+
+    uuid: str
+    key: tuple[str, int, int, int, int]
+    live: bool  # resting on the memclob or in state (uncommitted placements count)
+    status: str | None  # the Indexer's status; None where the Indexer answers 404
 
 
 @dataclass
@@ -105,6 +115,7 @@ class ChainState:
         self.rate_limiter = BlockRateLimiter.from_option(rate_limits)
         self.indexer = IndexerModel(self.markets)
         self.indexer.block_time = self.block_time
+        self.accepted: dict[str, Key] = {}  # uuid → key of every order CheckTx accepted
         self.deliver_faults: list[dict[str, Any]] = []
         self.accountplus = AccountPlusKeeper()
         self.drops_pending = 0
@@ -296,6 +307,18 @@ class ChainState:
                     triggered.append(uuid_of(order.order_id))
             self.sync_indexer()
             return triggered
+
+    @property
+    def by_uuid(self) -> dict[str, OrderView]:
+        """Every order CheckTx ever accepted, by Indexer uuid (a read-only view for tests)."""
+        with self.lock:
+            self.sync_indexer()
+            views = {}
+            for uuid, key in self.accepted.items():
+                found = self.indexer.get(uuid)
+                live = key in self.book or key in self.uncommitted_places
+                views[uuid] = OrderView(uuid, key, live, found["status"] if found else None)
+            return views
 
     def open_order_count(self) -> int:
         with self.lock:

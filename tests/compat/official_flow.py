@@ -68,6 +68,12 @@ async def run(grpc_target: str, indexer_url: str, cycles: int) -> dict:
         placed = await node.place_order(wallet, order)
         placed_at = time.perf_counter()
         if stateful:
+            # A real node answers account queries from the last committed block, and the
+            # client queries the sequence before each send: wait for the placement's block,
+            # or the cancel reuses its sequence (sdk 32), on the chain as on the emulator.
+            placed_height = await node.latest_block_height()
+            while await node.latest_block_height() <= placed_height:
+                await asyncio.sleep(0.05)
             cancelled = await node.cancel_order(
                 wallet, order_id, good_til_block_time=good_til["good_til_block_time"]
             )
