@@ -509,25 +509,26 @@ def demo_command(ctx: typer.Context) -> None:
 
     runtime = runtime_of(ctx)
 
-    def show_step(name: str, data: Any) -> None:
+    def narrate(name: str, line: str, data: Any) -> None:
         if runtime.settings.json:
             return
+        render.note(line)
         if name in ("place short-term", "place long-term"):
-            render.show(render.order_detail(data, title=name))
+            render.show(render.order_detail(data, title=None))
         elif name == "orders":
-            render.show(render.orders_table(data, title="orders"))
+            render.show(render.orders_table(data, title=None))
         elif name == "cancel":
-            render.show(render.rows_table(data, title="cancel"))
-        elif name == "sync":
-            render.show(render.rows_table(data["changed"], title="sync"))
-        elif name == "stats":
-            render.show(render.stats_tables(data))
-        else:
-            render.show(render.key_value_table(data.items(), title=name))
+            render.show(render.rows_table(data, title=None))
+        elif name == "sync" and data["changed"]:
+            render.show(render.rows_table(data["changed"], title=None))
 
-    steps = run_demo(runtime.settings, show_step)
+    from dydxctl.demo import NEXT_STEPS
+
+    steps = run_demo(runtime.settings, narrate)
     if runtime.settings.json:
         render.emit_json(steps)
+    else:
+        render.note("Done: the chain, the wallet and the store were thrown away.", NEXT_STEPS)
 
 
 @app.command(cls=StrictCommand, name="emulator")

@@ -25,7 +25,7 @@ from dydxctl.errors import (
     OrderNotFound,
     Unreachable,
 )
-from dydxctl.markets import Market
+from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
     ORDER_TYPES_BY_INDEXER_NAME,
     OrderRequest,
@@ -74,6 +74,9 @@ def load_market(rt: Runtime, ticker: str, *, fresh: bool = False, store: Store |
         known = ", ".join(sorted(rt.indexer().perpetual_markets()))
         raise BadInput(f"Unknown market '{ticker}'.", f"Markets on this network: {known}.")
     market = Market.from_indexer(ticker, data)
+    # Checked against the node once per fetch; the cache only holds checked parameters,
+    # so a warm place/cancel costs no extra round trip.
+    check_against_clob_pair(market, rt.node().clob_pair(market.clob_pair_id))
     if store is not None:
         store.cache_markets(chain_id, [market.to_row()], time.time())
     return market

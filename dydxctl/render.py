@@ -60,7 +60,7 @@ def _jsonable(value: Any) -> Any:
 
 def emit_json(data: Any) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -82,7 +82,7 @@ def _status(status: str | None) -> Text:
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
-def orders_table(rows: Sequence[Mapping[str, Any]], title: str = "Orders") -> Table:
+def orders_table(rows: Sequence[Mapping[str, Any]], title: str | None = "Orders") -> Table:
     table = Table(title=title, title_justify="left")
     for name in ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
                  "GOOD TIL", "STATUS"):  # fmt: skip
@@ -114,7 +114,7 @@ def _plain(value: Any) -> str:
 
 
 def order_detail(
-    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str = "Order"
+    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str | None = "Order"
 ) -> Table:
     obj = order_object(row)
     pairs: list[tuple[str, Any]] = [
@@ -165,7 +165,7 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
     return key_value_table(pairs, title="Cancel")
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
     """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
     table = Table(title=title, title_justify="left")
     columns = list(rows[0]) if rows else []

@@ -138,7 +138,9 @@ def _read_mnemonic_file(path: Path) -> str:
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        raise WalletError(f"Cannot read the mnemonic file {path}: {exc.strerror}.", hint) from None
+        raise WalletError(
+            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
+        ) from None
     if not stat.S_ISREG(mode):
         raise WalletError(
             f"The mnemonic file {path} is not a regular file ({_file_kind(mode)}).",
@@ -155,7 +157,9 @@ def _read_mnemonic_file(path: Path) -> str:
         # fstat on the open descriptor then refuses it.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise WalletError(f"Cannot read the mnemonic file {path}: {exc.strerror}.", hint) from None
+        raise WalletError(
+            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
+        ) from None
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise WalletError(f"The mnemonic file {path} is not a regular file.", hint)
