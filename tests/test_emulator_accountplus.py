@@ -230,3 +230,19 @@ def test_add_authenticator_runs_in_deliver_tx_with_its_validate_basic_at_checktx
     record = state.committed_tx(unsafe.tx_hash)
     assert (record.codespace, record.code) == ("undefined", 1) and "unsafe" in record.log
     assert owner.sequence == 1  # the ante handler committed; only the message failed
+
+
+def test_authenticators_survive_an_emulator_restart(tmp_path) -> None:
+    from dydxctl.emulator import Emulator
+
+    with Emulator(block_time_s=0, state_dir=tmp_path) as emu, emu.state.lock:
+        emu.state.accountplus.add(TEST_ADDRESS, *auth.trading_key(TRADER.public_key))
+        emu.state.accountplus.add(TEST_ADDRESS, *auth.trading_key(STRANGER.public_key))
+        emu.state.accountplus.remove(TEST_ADDRESS, 0)
+    with Emulator(block_time_s=0, state_dir=tmp_path) as emu:
+        assert emu.restored
+        [kept] = emu.state.accountplus.list(TEST_ADDRESS)
+        assert kept.id == 1 and auth.decode(kept.type, kept.config).children[0].value == (
+            STRANGER.public_key
+        )
+        assert emu.state.accountplus.next_id == 2
