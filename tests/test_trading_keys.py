@@ -131,10 +131,25 @@ def test_the_authenticator_is_looked_up_when_not_given(chain_cli: ChainCli, tmp_
     assert placed["authenticator_id"] == added["id"]
 
 
-def test_a_trading_key_cannot_manage_keys_or_withdraw_beyond_its_messages(
+def test_cancel_all_with_a_trading_key(chain_cli: ChainCli, tmp_path: Path) -> None:
+    """MsgBatchCancel for the short-term orders and MsgCancelOrder for the stateful one,
+    each selecting the authenticator (one id per message)."""
+    key_file = _key_file(tmp_path, "trader.key", TRADER_HEX)
+    trader = Trader(chain_cli, key_file, _add(chain_cli, key_file, "--market", "BTC-USD")["id"])
+    short = [trader.json("place", *LIMIT, "--good-til-blocks", "10") for _ in range(2)]
+    long = trader.json("place", *LIMIT, "--good-til", "1h")
+    chain_cli.emu.state.advance()
+    result = trader.json("cancel", "--all")
+    assert result["failed"] == 0
+    outcomes = {r["order_id"]: r["outcome"] for r in result["orders"]}
+    assert outcomes == {o["order_id"]: "CANCEL_PENDING" for o in [*short, long]}
+
+
+def test_a_place_only_key_is_refused_a_cancel_and_cannot_manage_keys(
     chain_cli: ChainCli, tmp_path: Path
 ) -> None:
-    """A key allowed only to place refuses a cancel with the message filter's code."""
+    """A key allowed only to place gets the message filter's code for a cancel; managing
+    keys takes the owner's mnemonic, which a trading-key host does not have."""
     from dydxctl import authenticators as auth
 
     key_file = _key_file(tmp_path, "trader.key", TRADER_HEX)
@@ -153,6 +168,8 @@ def test_a_trading_key_cannot_manage_keys_or_withdraw_beyond_its_messages(
     placed = trader.json("place", *LIMIT, "--good-til-blocks", "10")
     refused = trader.json("cancel", placed["order_id"], expect_exit=6)["error"]
     assert refused["details"]["cause"]["code"] == 101
+    no_owner_key = trader.json("keys", "add", "--public-key", public_key.hex(), expect_exit=10)
+    assert "mnemonic" in no_owner_key["error"]["message"].lower()
 
 
 def test_keys_refuses_locally_what_the_chain_would_refuse(
