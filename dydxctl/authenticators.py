@@ -207,6 +207,23 @@ class Action:
     clob_pair_ids: tuple[int, ...]
 
 
+def action_of(type_url: str, value: bytes) -> Action:
+    """The fields the filters read from a packed clob message (other messages pass them)."""
+    from v4_proto.dydxprotocol.clob import tx_pb2
+
+    if type_url == chain.MSG_PLACE_ORDER_URL:
+        oid = tx_pb2.MsgPlaceOrder.FromString(value).order.order_id
+        return Action(type_url, (oid.subaccount_id.number,), (oid.clob_pair_id,))
+    if type_url == chain.MSG_CANCEL_ORDER_URL:
+        oid = tx_pb2.MsgCancelOrder.FromString(value).order_id
+        return Action(type_url, (oid.subaccount_id.number,), (oid.clob_pair_id,))
+    if type_url == chain.MSG_BATCH_CANCEL_URL:
+        batch = tx_pb2.MsgBatchCancel.FromString(value)
+        pairs = tuple(b.clob_pair_id for b in batch.short_term_cancels)
+        return Action(type_url, (batch.subaccount_id.number,), pairs)
+    return Action(type_url, (), ())
+
+
 def refusal(node: Node, action: Action, public_key: bytes) -> tuple[int, str] | None:
     """Why the chain's Authenticate would refuse `action` signed by `public_key`, as
     (accountplus code, reason) of the failing check; None when it would allow it."""

@@ -106,7 +106,10 @@ def _sequence_for(order_flags: int) -> int:
 
 
 def sign(rt: Runtime, messages: list[Any], *, sequence: int, number: int) -> SignedTx:
+    from dydxctl.trading_key import refuse_locally
     from dydxctl.tx import sign_tx
+
+    refuse_locally(rt.wallet(), messages)  # a trading key's known filters (issue 16)
 
     return sign_tx(
         rt.wallet(),

@@ -72,7 +72,7 @@ class Runtime:
                     self.settings.authenticator_id,
                 )
                 if signer.authenticator_id is None:
-                    signer.authenticator_id = resolve_authenticator(self.node(), signer)
+                    resolve_authenticator(self.node(), signer)
                 self._cache["wallet"] = signer
             else:
                 self._cache["wallet"] = self.owner_wallet()

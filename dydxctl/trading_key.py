@@ -19,11 +19,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dydxctl.errors import BadInput, ChainRejected, WalletError
 
 if TYPE_CHECKING:
+    from dydxctl.authenticators import Node
     from dydxctl.node import NodeClient
     from dydxctl.wallet import Wallet
 
@@ -97,6 +98,8 @@ class TradingSigner:
     public_key: bytes
     authenticator_id: int | None
     _wallet: Wallet
+    # The authenticator as the chain returned it, when it was looked up (no extra query).
+    authenticator: Node | None = None
 
     def __repr__(self) -> str:  # never show key material
         return (
@@ -126,21 +129,22 @@ def load_trading_signer(
     return TradingSigner(owner, wallet.address, wallet.public_key, authenticator_id, wallet)
 
 
-def resolve_authenticator(node: NodeClient, signer: TradingSigner) -> int:
-    """The owner's one authenticator that verifies this key (GetAuthenticators), when no
-    --authenticator-id was given."""
+def resolve_authenticator(node: NodeClient, signer: TradingSigner) -> None:
+    """Set the owner's one authenticator that verifies this key (GetAuthenticators), when
+    no --authenticator-id was given."""
     from dydxctl import authenticators as auth
 
-    matches = []
+    matches = {}
     for auth_id, kind, config in node.authenticators(signer.address):
         try:
             tree = auth.decode(kind, config)
         except BadInput:
             continue
         if signer.public_key in auth.public_keys(tree):
-            matches.append(auth_id)
+            matches[auth_id] = tree
     if len(matches) == 1:
-        return matches[0]
+        [(signer.authenticator_id, signer.authenticator)] = matches.items()
+        return
     if not matches:
         raise ChainRejected(
             f"No authenticator of {signer.address} lets the trading key {signer.signer_address} "
@@ -155,3 +159,36 @@ def resolve_authenticator(node: NodeClient, signer: TradingSigner) -> int:
         f"{', '.join(map(str, sorted(matches)))}.",
         "Choose one with --authenticator-id N (or DYDXCTL_AUTHENTICATOR_ID).",
     )
+
+
+def refuse_locally(signer: object, messages: list[Any]) -> None:  # signer: Wallet or ours
+    """When the signer's authenticator is known, refuse what its filters would refuse
+    (x/accountplus/authenticator/*.go Authenticate) before anything is signed or sent."""
+    from dydxctl import authenticators as auth
+    from dydxctl import codes
+
+    if not isinstance(signer, TradingSigner) or signer.authenticator is None:
+        return
+    tree = signer.authenticator
+    for message in messages:
+        action = auth.action_of(message.type_url, message.value)
+        refused = auth.refusal(tree, action, signer.public_key)
+        if refused is None:
+            continue
+        code, reason = refused
+        # The chain answers with the root's code: an AllOf/AnyOf wraps the failing check.
+        outer = {auth.ALL_OF: 104, auth.ANY_OF: 105}.get(tree.type, code)
+        cause = codes.describe(codes.ACCOUNTPLUS, code)
+        described = codes.describe(codes.ACCOUNTPLUS, outer)
+        details: dict[str, Any] = {"name": described.name, "local": True}
+        if outer != code:
+            details["cause"] = {"codespace": codes.ACCOUNTPLUS, "code": code, "name": cause.name}
+        raise ChainRejected(
+            f"The trading key's authenticator {signer.authenticator_id} does not allow this: "
+            f"{reason}. The chain would refuse it with {codes.ACCOUNTPLUS} {outer} "
+            f"{described.name} ({cause.name}: {cause.meaning}). Nothing was sent.",
+            cause.hint or described.hint,
+            codespace=codes.ACCOUNTPLUS,
+            code=outer,
+            **details,
+        )

@@ -126,9 +126,17 @@ def test_the_authenticator_is_looked_up_when_not_given(chain_cli: ChainCli, tmp_
     unknown = Trader(chain_cli, key_file, None).json("place", *LIMIT, "--good-til-blocks", "10",
                                                      expect_exit=6)["error"]  # fmt: skip
     assert unknown["details"]["code"] == 1 and "keys add" in unknown["hint"]
-    added = _add(chain_cli, key_file)
+    added = _add(chain_cli, key_file, "--market", "BTC-USD")
     placed = Trader(chain_cli, key_file, None).json("place", *LIMIT, "--good-til-blocks", "10")
     assert placed["authenticator_id"] == added["id"]
+    # The looked-up authenticator is known, so what its filters refuse is never sent.
+    sent = chain_cli.broadcasts()
+    eth = Trader(chain_cli, key_file, None).json(
+        "place", "--market", "ETH-USD", "--side", "buy", "--size", "0.01", "--price", "3000",
+        "--good-til-blocks", "10", expect_exit=6,
+    )["error"]  # fmt: skip
+    assert (eth["details"]["code"], eth["details"]["cause"]["code"]) == (104, 102)
+    assert "Nothing was sent" in eth["message"] and chain_cli.broadcasts() == sent
 
 
 def test_cancel_all_with_a_trading_key(chain_cli: ChainCli, tmp_path: Path) -> None:
