@@ -364,7 +364,8 @@ class AnyOf(_Composite):
         )
 
 
-# app/app.go registers exactly these six with the AuthenticatorManager.
+# app/app.go (line ~1120) registers exactly these six with the AuthenticatorManager;
+# the Partitioned variants in the source are not registered.
 REGISTERED: Final[dict[str, type[Authenticator]]] = {
     code.type_name: code
     for code in (
