@@ -12,6 +12,7 @@ import pytest
 from dydxctl import authenticators as auth
 from dydxctl import chain
 from dydxctl.emulator import accountplus as model
+from dydxctl.emulator import authenticator_types as model_types
 from dydxctl.emulator.crypto import signature_is_valid
 from dydxctl.emulator.errors import Reject
 from dydxctl.errors import BadInput
@@ -104,7 +105,7 @@ def _message(url: str, subaccount: int, clob_pair_id: int) -> object:
 def test_local_verdicts_match_the_emulators_chain_model(name: str) -> None:
     kind, config = TREES[name]
     tree = auth.validate(kind, config)
-    instance = model.REGISTERED[kind]().initialize(config)
+    instance = model_types.REGISTERED[kind]().initialize(config)
     doc = b"sign doc"
     compared = 0
     for url, subaccount, pair, signer in itertools.product(
@@ -112,7 +113,7 @@ def test_local_verdicts_match_the_emulators_chain_model(name: str) -> None:
     ):
         msg = _message(url, subaccount, pair)
         local = auth.refusal(tree, auth.action_of(url, msg.SerializeToString()), signer.public_key)
-        request = model.AuthenticationRequest(
+        request = model_types.AuthenticationRequest(
             account=TRADER.address, msg_type_url=url, msg=msg, signature=signer.sign(doc),
             sign_bytes=doc, verify=signature_is_valid,
         )  # fmt: skip
