@@ -222,3 +222,22 @@ def test_an_older_store_gains_the_trading_key_columns(tmp_path: Path) -> None:
         store.insert_order(row)
         stored = store.get(row["order_id"])
     assert (stored["signer_address"], stored["authenticator_id"]) == ("dydx1trader", 3)
+
+
+def test_trading_key_settings_from_flag_env_and_config_file(tmp_path: Path) -> None:
+    from dydxctl.config import resolve
+    from dydxctl.errors import BadInput
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'address = "{TEST_ADDRESS}"\ntrading_key_file = "~/k.key"\nauthenticator_id = 4\n'
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "none"), "HOME": str(tmp_path)}
+    from_file = resolve({"config": str(config)}, env)
+    assert (from_file.address, from_file.authenticator_id) == (TEST_ADDRESS, 4)
+    assert from_file.trading_key_file == Path("~/k.key").expanduser()
+    from_env = resolve({"config": str(config)}, {**env, "DYDXCTL_AUTHENTICATOR_ID": "7"})
+    assert from_env.authenticator_id == 7
+    assert resolve({"config": str(config), "authenticator_id": 9}, env).authenticator_id == 9
+    with pytest.raises(BadInput):
+        resolve({"config": str(config)}, {**env, "DYDXCTL_AUTHENTICATOR_ID": "-1"})

@@ -55,7 +55,6 @@ DESCRIPTIONS: Final = {
 }
 # cosmos-sdk types/errors/errors.go
 SDK_INVALID_REQUEST: Final = 18
-SDK_INVALID_PUBKEY: Final = 8
 SDK_UNAUTHORIZED: Final = 4
 
 # types/message_add_authenticator.go AUTHENTICATOR_DATA_MAX_LENGTH.
