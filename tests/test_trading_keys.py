@@ -241,3 +241,23 @@ def test_trading_key_settings_from_flag_env_and_config_file(tmp_path: Path) -> N
     assert resolve({"config": str(config), "authenticator_id": 9}, env).authenticator_id == 9
     with pytest.raises(BadInput):
         resolve({"config": str(config)}, {**env, "DYDXCTL_AUTHENTICATOR_ID": "-1"})
+
+
+def test_a_trading_key_costs_no_extra_round_trip(chain_cli: ChainCli, tmp_path: Path) -> None:
+    """With --authenticator-id, a warm place or cancel is the same calls as the owner's;
+    without it, one GetAuthenticators per process finds the authenticator."""
+    key_file = _key_file(tmp_path, "trader.key", TRADER_HEX)
+    trader = Trader(chain_cli, key_file, _add(chain_cli, key_file)["id"])
+    emu = chain_cli.emu
+
+    def calls(run: Any) -> list[str]:
+        emu.reset_calls()
+        run()
+        return sorted(c["name"] for c in emu.call_log())
+
+    chain_cli.place(*LIMIT)  # warms the store's market and account-number caches
+    owner = calls(lambda: chain_cli.place(*LIMIT))
+    with_id = calls(lambda: trader.json("place", *LIMIT))
+    looked_up = calls(lambda: Trader(chain_cli, key_file, None).json("place", *LIMIT))
+    assert owner == with_id == ["BroadcastTx"]
+    assert looked_up == ["BroadcastTx", "GetAuthenticators"]

@@ -10,6 +10,7 @@ from v4_proto.dydxprotocol.accountplus import query_pb2 as accountplus_query
 from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 
 from dydxctl.emulator.accountplus import StoredAuthenticator, is_bech32_account
+from dydxctl.emulator.grpc_api import _abort_if_faulted
 
 if TYPE_CHECKING:
     from dydxctl.emulator.server import Emulator
@@ -25,6 +26,7 @@ class AccountPlusQuery(accountplus_grpc.QueryServicer):
 
     def GetAuthenticators(self, request: Any, context: grpc.ServicerContext) -> Any:
         """query.go GetAuthenticators: a bad address is codes.Internal (AccAddressFromBech32)."""
+        _abort_if_faulted(self.emulator, "GetAuthenticators", context)
         if not is_bech32_account(request.account):
             context.abort(grpc.StatusCode.INTERNAL, "decoding bech32 failed")
         state = self.emulator.state
@@ -35,6 +37,7 @@ class AccountPlusQuery(accountplus_grpc.QueryServicer):
         )
 
     def GetAuthenticator(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _abort_if_faulted(self.emulator, "GetAuthenticator", context)
         if not is_bech32_account(request.account):
             context.abort(grpc.StatusCode.INTERNAL, "decoding bech32 failed")
         state = self.emulator.state
