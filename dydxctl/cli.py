@@ -541,6 +541,9 @@ def emulator_command(
     indexer_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
     ] = 3002,
+    rpc_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="CometBFT JSON-RPC port (0: any free).")
+    ] = 26657,
     block_time: Annotated[
         str, typer.Option(help="Time per block, e.g. 1s or 500ms; 0 stops the clock.")
     ] = "1s",
@@ -565,6 +568,7 @@ def emulator_command(
         run_foreground(
             grpc_port=grpc_port,
             indexer_port=indexer_port,
+            rpc_port=rpc_port,
             block_time_s=_seconds(block_time),
             latency_ms=latency_ms,
             chain_id=runtime.settings.chain_id

@@ -141,7 +141,8 @@ def test_wrong_account_number_is_sdk_4(net: Chain) -> None:
 
 def test_signer_must_own_the_subaccount(net: Chain) -> None:
     net.node.account(OTHER.address)
-    assert net.send(place(order(1)), wallet=OTHER)[1] == 4
+    # x/auth/ante SetPubKeyDecorator: the key must be the signer's (the owner's): sdk 8.
+    assert net.send(place(order(1)), wallet=OTHER) == ("sdk", 8)
 
 
 def test_unknown_account_is_sdk_9(net: Chain) -> None:
@@ -485,17 +486,20 @@ def test_emulator_command_runs_and_stops_on_sigterm(tmp_path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "dydxctl", "--json", "emulator", "--grpc-port", "0",
-         "--indexer-port", "0", "--block-time", "50ms", "--state-dir", str(tmp_path)],
+         "--indexer-port", "0", "--rpc-port", "0", "--block-time", "50ms",
+         "--state-dir", str(tmp_path), "--app-version", "9.4.0", "--rate-limits"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         started = json.loads(proc.stdout.readline())
         assert started["grpc"].startswith("127.0.0.1:")
         assert started["indexer"].startswith("http://127.0.0.1:")
+        assert started["rpc"].startswith("http://127.0.0.1:")
         time.sleep(0.3)
         assert IndexerClient(started["indexer"]).height()[0] >= 2
         node = NodeClient(started["grpc"])
-        assert node.node_info()["chain_id"] == "localdydxprotocol"
+        info = node.node_info()
+        assert (info["chain_id"], info["app_version"]) == ("localdydxprotocol", "v9.4.0")
         node.close()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -61,6 +61,14 @@ def test_version_9_6_1_window_40_and_older_versions_window_20() -> None:
         net.node.close()
 
 
+def test_ante_handler_order_sequence_before_signature_before_clob(net: Chain) -> None:
+    # app/ante.go clobAnteHandle: sigVerification (sequence, then signature) runs before
+    # the ClobDecorator's "short-term message must be alone" (sdk 18).
+    assert net.send(place(order(1)), place(order(2)), chain_id="x") == ("sdk", 4)
+    stateful = place(order(3, flags=64))
+    assert net.send(stateful, sequence=5, chain_id="x") == ("sdk", 32)
+
+
 # --- MsgPlaceOrder.ValidateBasic: types/message_place_order.go -------------------------------
 def test_fill_or_kill_is_clob_48_before_anything_else(net: Chain) -> None:
     assert net.send(place(order(1, tif=FOK))) == ("clob", 48)
@@ -82,6 +90,17 @@ def test_trigger_on_non_conditional_is_6001_and_off_grid_trigger_is_12(net: Chai
     assert net.send(place(off_grid)) == ("clob", 12)  # keeper/orders.go, SubticksPerTick
 
 
+def test_order_router_and_builder_code_are_checked(net: Chain) -> None:
+    from v4_proto.dydxprotocol.clob.order_pb2 import BuilderCodeParameters
+
+    assert net.send(place(order(1, order_router_address="cosmos1xyz"))) == ("clob", 11000)
+    assert net.send(place(order(2, order_router_address=TEST_ADDRESS))) == ("", 0)
+    no_fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=0)
+    assert net.send(place(order(3, builder_code_parameters=no_fee))) == ("clob", 50)
+    fee = BuilderCodeParameters(builder_address=TEST_ADDRESS, fee_ppm=10_000)
+    assert net.send(place(order(4, builder_code_parameters=fee))) == ("", 0)
+
+
 # --- IOC never rests; the Indexer's two stores -------------------------------------------------
 def test_ioc_remainder_never_rests_and_the_indexer_answers_404(net: Chain) -> None:
     assert net.send(place(order(1, tif=IOC))) == ("", 0)
@@ -89,6 +108,22 @@ def test_ioc_remainder_never_rests_and_the_indexer_answers_404(net: Chain) -> No
     assert net.emu.state.open_order_count() == 0
     with pytest.raises(KeyError):
         net.emu.fill(_uuid(1))
+
+
+def test_ioc_with_liquidity_fills_and_its_remainder_is_best_effort_canceled(net: Chain) -> None:
+    net.emu.fill_next_ioc()
+    assert net.send(place(order(1, tif=IOC))) == ("", 0)
+    assert status_of(net.emu, 1) == "FILLED"
+    _admin(net.emu, "/admin/ioc-fill", {"size": "0.0004"})
+    assert net.send(place(order(2, tif=IOC))) == ("", 0)
+    body = _order_json(net.emu, 2)
+    assert (body["status"], body["totalFilled"], body["type"]) == (
+        "BEST_EFFORT_CANCELED",
+        "0.0004",
+        "LIMIT",
+    )
+    assert net.send(place(order(2, tif=IOC, gtb=12))) == ("clob", 2004)  # filled once only
+    assert net.emu.state.open_order_count() == 0
 
 
 def test_unfilled_short_term_order_is_best_effort_opened_then_404(net: Chain) -> None:
@@ -148,6 +183,8 @@ def test_stateful_place_is_in_state_and_indexer_only_after_its_block(net: Chain)
     signed = _signed(net, place(order(1, flags=64)), sequence=0)
     assert net.node.broadcast(signed.tx_bytes, signed.tx_hash).code == 0
     assert net.node.get_tx(signed.tx_hash) is None and status_of(net.emu, 1, 64) == "404"
+    with pytest.raises(KeyError, match="advance first"):  # nothing to match before its block
+        net.emu.fill(_uuid(1, 64))
     net.emu.advance(1)
     assert net.node.get_tx(signed.tx_hash).code == 0
     assert _order_json(net.emu, 1, 64)["createdAtHeight"] == "2"
@@ -318,7 +355,19 @@ def test_rate_limits_are_off_by_default(net: Chain) -> None:
 
 
 def test_rate_limits_stateful_two_per_block_cancels_free() -> None:
+    import grpc
+    from v4_proto.dydxprotocol.clob import query_pb2, query_pb2_grpc
+
     with Emulator(block_time_s=0, rate_limits=True) as emu:
+        with grpc.insecure_channel(emu.grpc_target) as channel:
+            query = query_pb2_grpc.QueryStub(channel).BlockRateLimitConfiguration
+            config = query(
+                query_pb2.QueryBlockRateLimitConfigurationRequest()
+            ).block_rate_limit_config
+        assert [(r.num_blocks, r.limit) for r in config.max_stateful_orders_per_n_blocks] == [
+            (1, 2),
+            (100, 20),
+        ]
         net = Chain(emu)
         gtbt = int(time.time()) + 3600
         assert net.send(place(order(1, flags=64, gtbt=gtbt))) == ("", 0)
@@ -339,3 +388,32 @@ def test_rate_limits_batch_cancel_weighs_two() -> None:
         emu.advance(1)
         assert net.send(cancel(2, gtb=10), sequence=1) == ("", 0)
         net.node.close()
+
+
+def _admin(emu: Emulator, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        f"{emu.indexer_url}{path}", method="POST", data=json.dumps(body).encode()
+    )
+    with urllib.request.urlopen(request) as r:
+        return json.load(r)
+
+
+def test_admin_deliver_fault_drop_and_lag_over_http(net: Chain) -> None:
+    _admin(net.emu, "/admin/deliver-fault", {"codespace": "clob", "code": 3009})
+    failed = _signed(net, place(order(1, flags=64)), sequence=timestamp_nonce())
+    assert net.node.broadcast(failed.tx_bytes, failed.tx_hash).code == 0
+    _admin(net.emu, "/admin/drop", {})
+    dropped = _signed(net, place(order(2, flags=64)), sequence=timestamp_nonce())
+    assert net.node.broadcast(dropped.tx_bytes, dropped.tx_hash).code == 0
+    _admin(net.emu, "/admin/indexer-lag", {"blocks": 1})
+    assert net.send(place(order(3, flags=64))) == ("", 0)
+    _admin(net.emu, "/admin/advance", {"blocks": 1})
+    result = net.node.get_tx(failed.tx_hash)
+    assert (result.codespace, result.code) == ("clob", 3009)
+    assert net.node.get_tx(dropped.tx_hash) is None
+    assert status_of(net.emu, 3, 64) == "404"  # one block behind
+    _admin(net.emu, "/admin/advance", {"blocks": 1})
+    assert status_of(net.emu, 3, 64) == "OPEN"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _admin(net.emu, "/admin/indexer-lag", {})
+    assert refused.value.code == 400

@@ -54,3 +54,19 @@ def test_the_product_imports_the_emulator_only_to_run_it() -> None:
     }
     assert importers <= MAY_IMPORT_EMULATOR, importers
     assert "demo.py" in importers  # the walk sees real imports
+
+
+def test_the_cli_imports_the_emulator_only_in_its_emulator_command() -> None:
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    importing = set()
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom) and _is_emulator(node.module or ""):
+                    importing.add(function.name)
+    top_level = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and _is_emulator(node.module or "")
+    ]
+    assert importing == {"emulator_command"} and not top_level

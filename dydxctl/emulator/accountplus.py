@@ -209,10 +209,9 @@ def validate_basic(type_url: str, msg: Any) -> None:
 
 def is_bech32_account(address: str) -> bool:
     """sdk.AccAddressFromBech32 with the chain's "dydx" prefix."""
-    from bech32 import bech32_decode
+    from dydxctl.emulator.crypto import is_account_address
 
-    hrp, data = bech32_decode(address)
-    return hrp == "dydx" and data is not None
+    return is_account_address(address)
 
 
 def deliver(keeper: AccountPlusKeeper, type_url: str, msg: Any) -> None:

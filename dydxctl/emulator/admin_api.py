@@ -26,6 +26,12 @@ def _fill(emulator: Any, body: dict[str, Any]) -> Any:
     )
 
 
+def _ioc_fill(emulator: Any, body: dict[str, Any]) -> Any:
+    quantums = body.get("quantums")
+    emulator.fill_next_ioc(int(quantums) if quantums is not None else None, body.get("size"))
+    return {"ok": True}
+
+
 def _fault(emulator: Any, body: dict[str, Any]) -> Any:
     emulator.fail_next(body.pop("method"), **body)
     return {"ok": True}
@@ -51,6 +57,7 @@ def _trigger(emulator: Any, body: dict[str, Any]) -> Any:
 ROUTES = {
     "/admin/advance": lambda e, b: {"height": e.advance(int(b.get("blocks", 1)))},
     "/admin/fill": _fill,
+    "/admin/ioc-fill": _ioc_fill,
     "/admin/trigger": _trigger,
     "/admin/oracle": lambda e, b: {"triggered": e.set_oracle_price(b["market"], str(b["price"]))},
     "/admin/deliver-fault": _deliver_fault,

@@ -1,9 +1,11 @@
 """CheckTx as a dYdX v9.6.1 node runs it for clob txs, in the chain's order of checks.
 
 CometBFT mempool cache (sdk 19) → tx decode (sdk 2) → ValidateBasic of every message
-(baseapp runTx, before the ante handler) → app/ante.go: ValidateMsgTypeDecorator (sdk 18),
-TxTimeoutHeightDecorator (sdk 30), sequence / timestamp nonce (sdk 32), signature (sdk 4),
-ClobRateLimitDecorator (clob 5001), ClobDecorator (the clob keeper's CheckTx work).
+(baseapp runTx, before the ante handler) → app/ante.go clobAnteHandle:
+TxTimeoutHeightDecorator (sdk 30), SetPubKeyDecorator (key ≠ signer: sdk 8; no account:
+sdk 9), sequence / timestamp nonce (sdk 32), signature (sdk 4) — or, for a tx selecting
+authenticators, x/accountplus's authenticator flow instead —, ClobRateLimitDecorator
+(clob 5001), ClobDecorator (short-term message not alone: sdk 18; then the clob keeper).
 """
 
 from __future__ import annotations
@@ -57,26 +59,36 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
     for url, msg in tx.messages:
         validate_basic.message(url, msg, state.version)
     short_term = [txcodec.is_short_term_msg(url, msg) for url, msg in tx.messages]
-    # app/ante/msgs.go (ValidateMsgTypeDecorator): a short-term clob message must be alone.
-    if any(short_term) and len(tx.messages) > 1:
-        raise Reject(rules.SDK, 18, "a short-term clob message must be the only message in the tx")
+    # app/ante.go clobAnteHandle, in order: TxTimeoutHeightDecorator (sdk 30), …
     if tx.timeout_height and tx.timeout_height < state.height + 1:
         raise Reject(rules.SDK, 30, f"tx timeout height {tx.timeout_height} has passed")
+    owners = {txcodec.owner_of(url, msg) for url, msg in tx.messages}
+    if len(owners) != 1:  # GetSigners: one signer per owner, and there is one signature
+        raise Reject(rules.SDK, 4, f"wrong number of signers; expected {len(owners)}, got 1")
+    [owner] = owners
     if len(tx.public_key) != rules.PUBKEY_SIZE:
         raise Reject(rules.SDK, 8, "invalid secp256k1 public key length")
-
-    # app/ante.go sigVerification: x/accountplus/ante/circuit_breaker.go sends a tx whose
-    # TxExtension selects authenticators down the authenticator flow, any other down the
-    # default one (SetPubKey, SigVerification).
+    # … sigVerification: x/accountplus/ante/circuit_breaker.go sends a tx whose TxExtension
+    # selects authenticators down the authenticator flow, any other down the default one.
     skip_sequence = all(short_term)
     if tx.selected_authenticators:
-        address, account = _authenticator_flow(state, tx, skip_sequence)
+        address, account = _authenticator_flow(state, tx, owner, skip_sequence)
     else:
-        address, account = _default_flow(state, tx, skip_sequence)
+        address, account = _default_flow(state, tx, owner, skip_sequence)
+
     clob_messages = [(url, msg) for url, msg in tx.messages if txcodec.is_clob_msg(url)]
     for url, msg in clob_messages:
         _rate_limit(state, url, msg)
-    # CheckTx runs on a branch of the check state: a failing message discards it all.
+    # … ClobDecorator: ValidateMsgsInClobTx (a short-term clob message must be alone,
+    # sdk 18), then the clob keeper. CheckTx runs on a branch of the check state: a failing
+    # message discards it all.
+    if any(short_term) and len(tx.messages) > 1:
+        raise Reject(
+            rules.SDK,
+            18,
+            "a transaction containing short term order may not contain "
+            "more than one message: invalid request",
+        )
     saved = dict(state.uncommitted_places), dict(state.uncommitted_cancels)
     try:
         for url, msg in clob_messages:
@@ -99,7 +111,7 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
         pending = PendingTx(digest, address, tx.sequence, tx.messages)
         if tx.selected_authenticators:
             # DeliverTx runs the ante handler again: an authenticator removed meanwhile
-            # fails the tx in its block (accountplus 1) and the sequence does not move.
+            # fails the tx in its block (dydxaccountplus 1) and the sequence does not move.
             pending.reauthenticate = lambda: _authenticate(state, tx)
         if state.deliver_faults:
             pending.fault = state.deliver_faults.pop(0)
@@ -109,16 +121,25 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
         state.mempool.append(pending)
 
 
-def _default_flow(state: ChainState, tx: txcodec.Tx, skip_sequence: bool) -> tuple[str, Account]:
-    """The default ante flow: the tx's public key is the signer's own."""
+def _default_flow(
+    state: ChainState, tx: txcodec.Tx, owner: str, skip_sequence: bool
+) -> tuple[str, Account]:
+    """SetPubKeyDecorator: the key must be the signer's (sdk 8), the signer an account (9);
+    replay protection / SigVerificationDecorator: the sequence or timestamp nonce (sdk 32;
+    skipped for all-short-term txs, app/ante/util.go ShouldSkipSequenceValidation), then
+    the signature (sdk 4)."""
     address = address_of(tx.public_key)
+    if address != owner:
+        raise Reject(
+            rules.SDK,
+            8,
+            f"pubKey does not match signer address {owner} with signer index: 0: invalid pubkey",
+        )
     account = state.account(address)
     if account is None:
-        raise Reject(rules.SDK, 9, f"account {address} not found")
-    for url, msg in tx.messages:
-        owner = txcodec.owner_of(url, msg)
-        if owner != address:
-            raise Reject(rules.SDK, 4, f"signer {address} does not own subaccount of {owner}")
+        raise Reject(rules.SDK, 9, f"account {address} not found: unknown address")
+    if not skip_sequence:
+        _check_sequence(state, account, tx.sequence)
     if not signature_is_valid(
         tx.public_key, txcodec.sign_doc(tx, state.chain_id, account.account_number), tx.signature
     ):
@@ -129,34 +150,25 @@ def _default_flow(state: ChainState, tx: txcodec.Tx, skip_sequence: bool) -> tup
             f"number ({account.account_number}), sequence ({tx.sequence}) and chain-id "
             f"({state.chain_id})",
         )
-    # app/ante/util.go ShouldSkipSequenceValidation: all-short-term txs skip the check.
-    if not skip_sequence:
-        _check_sequence(state, account, tx.sequence)
     account.public_key = tx.public_key
     return address, account
 
 
 def _authenticator_flow(
-    state: ChainState, tx: txcodec.Tx, skip_sequence: bool
+    state: ChainState, tx: txcodec.Tx, owner: str, skip_sequence: bool
 ) -> tuple[str, Account]:
-    """The authenticator flow (x/accountplus/ante/ante.go). The tx's signer is the messages'
-    signer — the owner — whatever key signed: replay protection (app/ante/
-    replay_protection.go, before sigVerification in clobAnteHandle) uses the owner's sequence
-    or timestamp nonce, and no public key is set on the owner's account."""
-    signers = {txcodec.owner_of(url, msg) for url, msg in tx.messages}
-    if len(signers) != 1:
-        raise Reject(
-            rules.SDK, 4, f"invalid number of signer;  expected: {len(signers)}, got 1: "
-            "unauthorized",
-        )  # fmt: skip
-    address = signers.pop()
-    account = state.account(address)
+    """The authenticator flow (x/accountplus/ante/ante.go), which has no SetPubKeyDecorator:
+    the tx's signer is the messages' signer — the owner — whatever key signed. Replay
+    protection (app/ante/replay_protection.go, before sigVerification in clobAnteHandle)
+    uses the owner's sequence or timestamp nonce; no public key is set on the owner's
+    account."""
+    account = state.account(owner)
     if account is None:
-        raise Reject(rules.SDK, 9, f"account {address} does not exist: unknown address")
+        raise Reject(rules.SDK, 9, f"account {owner} does not exist: unknown address")
     if not skip_sequence:
         _check_sequence(state, account, tx.sequence)
     _authenticate(state, tx)
-    return address, account
+    return owner, account
 
 
 def _authenticate(state: ChainState, tx: txcodec.Tx) -> None:

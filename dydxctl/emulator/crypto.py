@@ -41,3 +41,15 @@ def signature_is_valid(public_key: bytes, message: bytes, signature: bytes) -> b
         )
     except Exception:
         return False
+
+
+def is_account_address(text: str, hrp: str = BECH32_HRP) -> bool:
+    """cosmos-sdk types/address.go AccAddressFromBech32: bech32 with the chain's prefix and a
+    non-empty payload of at most 255 bytes (VerifyAddressFormat)."""
+    from bech32 import bech32_decode, convertbits
+
+    found_hrp, data = bech32_decode(text)
+    if found_hrp != hrp or data is None:
+        return False
+    payload = convertbits(data, 5, 8, False)
+    return payload is not None and 0 < len(payload) <= 255

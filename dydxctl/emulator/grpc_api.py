@@ -149,6 +149,25 @@ class ClobQuery(clob_grpc.QueryServicer):
         markets = sorted(self.emulator.state.markets.values(), key=lambda m: m.clob_pair_id)
         return clob_query.QueryClobPairAllResponse(clob_pair=[_clob_pair(m) for m in markets])
 
+    def BlockRateLimitConfiguration(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The limits in force (empty when the emulator runs without rate limits)."""
+        from v4_proto.dydxprotocol.clob.block_rate_limit_config_pb2 import (
+            BlockRateLimitConfiguration,
+            MaxPerNBlocksRateLimit,
+        )
+
+        _abort_if_faulted(self.emulator, "BlockRateLimitConfiguration", context)
+        limiter = self.emulator.state.rate_limiter
+        config = BlockRateLimitConfiguration(
+            max_short_term_orders_and_cancels_per_n_blocks=[
+                MaxPerNBlocksRateLimit(num_blocks=n, limit=limit) for n, limit in limiter.short_term
+            ],
+            max_stateful_orders_per_n_blocks=[
+                MaxPerNBlocksRateLimit(num_blocks=n, limit=limit) for n, limit in limiter.stateful
+            ],
+        )
+        return clob_query.QueryBlockRateLimitConfigurationResponse(block_rate_limit_config=config)
+
 
 def add_services(server: grpc.Server, emulator: Emulator) -> None:
     tx_grpc.add_ServiceServicer_to_server(TxService(emulator), server)

@@ -110,9 +110,15 @@ def place(state: ChainState, order: Any) -> None:
     if rules.requires_immediate_execution(order.time_in_force):
         if filled:  # validateNewOrder: an IOC order may only be filled once
             raise Reject(rules.CLOB, 2004, "IOC order is already filled")
-        # There is no liquidity to match against here: the unmatched remainder of an IOC
-        # order is removed in the same CheckTx; it never rests and the Indexer never keeps
-        # it (vulcan order-remove-handler.ts; no Postgres row without a fill).
+        # The unmatched remainder of an IOC order is removed in the same CheckTx: it never
+        # rests. Without a fill the Indexer keeps no trace (vulcan order-remove-handler.ts);
+        # with one (Emulator.fill_next_ioc) ender writes a row, and the remainder's removal
+        # is BEST_EFFORT_CANCELED (memclob.go PlaceOrder, IOC would rest on the book).
+        if state.ioc_liquidity:
+            quantums, size = state.ioc_liquidity.pop(0)
+            if size is not None:
+                quantums = market.quantums(size)
+            state.match(order, quantums, "BEST_EFFORT_CANCELED")
         return
     state.rest_short_term(order)
 

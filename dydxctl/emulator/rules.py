@@ -52,6 +52,7 @@ TWAP_MAX_INTERVAL: Final = 3_600
 TWAP_MIN_DURATION: Final = 300
 TWAP_MAX_DURATION: Final = 86_400
 TWAP_MAX_PRICE_TOLERANCE: Final = 1_000_000
+MAX_BUILDER_CODE_FEE_PPM: Final = 10_000
 
 # --- Order identity: x/clob/types/order_id.go ------------------------------------------
 FLAGS_SHORT_TERM: Final = 0

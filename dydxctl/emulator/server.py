@@ -1,4 +1,5 @@
-"""The emulator: a gRPC full node and an Indexer on 127.0.0.1, a block clock, test hooks.
+"""The emulator: a gRPC full node, CometBFT JSON-RPC and an Indexer on 127.0.0.1, a block
+clock, test hooks.
 
 Used in-process by tests (ports 0) and in the foreground by `dydxctl emulator`.
 It binds to loopback only.
@@ -16,7 +17,9 @@ from typing import Any
 import grpc
 
 from dydxctl.emulator import rules
+from dydxctl.emulator.comet_rpc import CometRPCServer
 from dydxctl.emulator.grpc_api import add_services
+from dydxctl.emulator.inproc_grpc import InProcessEmulator, ServiceRegistry
 from dydxctl.emulator.persist import load_state, save_state
 from dydxctl.emulator.rest_api import IndexerHTTPServer
 from dydxctl.emulator.state import CHAIN_ID, ChainState
@@ -30,6 +33,7 @@ class Emulator:
         *,
         grpc_port: int = 0,
         indexer_port: int = 0,
+        rpc_port: int = 0,
         block_time_s: float = 1.0,
         latency_ms: float = 0.0,
         chain_id: str = CHAIN_ID,
@@ -49,10 +53,13 @@ class Emulator:
         self.state_dir = state_dir
         self.restored = bool(state_dir) and load_state(self.state, state_dir)
         self.requested_ports = (grpc_port, indexer_port)
+        self.requested_rpc_port = rpc_port
         self.block_time_s = block_time_s
         self.latency_ms = latency_ms
         self.grpc_port = 0
         self.indexer_port = 0
+        self.rpc_port = 0
+        self._rpc: CometRPCServer | None = None
         self._calls: list[dict[str, Any]] = []
         self._faults: dict[str, list[dict[str, Any]]] = {}
         self._hooks_lock = threading.Lock()
@@ -65,6 +72,8 @@ class Emulator:
     def start(self) -> Emulator:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         add_services(self._grpc, self)
+        services = ServiceRegistry()  # the same servicers again, for JSON-RPC to call in-process
+        add_services(services, InProcessEmulator(self))  # type: ignore[arg-type]
         self.grpc_port = self._grpc.add_insecure_port(f"{LOOPBACK}:{self.requested_ports[0]}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {LOOPBACK}:{self.requested_ports[0]}")
@@ -79,6 +88,13 @@ class Emulator:
         )
         http_thread.start()
         self._threads.append(http_thread)
+        self._rpc = CometRPCServer((LOOPBACK, self.requested_rpc_port), self, services)
+        self.rpc_port = self._rpc.server_address[1]
+        rpc_thread = threading.Thread(
+            target=self._rpc.serve_forever, kwargs={"poll_interval": 0.05}, name="rpc", daemon=True
+        )
+        rpc_thread.start()
+        self._threads.append(rpc_thread)
         if self.block_time_s > 0:
             clock = threading.Thread(target=self._clock, name="block-clock", daemon=True)
             clock.start()
@@ -92,6 +108,9 @@ class Emulator:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self._rpc is not None:
+            self._rpc.shutdown()
+            self._rpc.server_close()
         if self._grpc is not None:
             self._grpc.stop(grace=None)
         for thread in self._threads:
@@ -117,6 +136,11 @@ class Emulator:
     def indexer_url(self) -> str:
         return f"http://{LOOPBACK}:{self.indexer_port}"
 
+    @property
+    def rpc_url(self) -> str:
+        """CometBFT JSON-RPC (comet_rpc.py), what cosmjs clients take as their endpoint."""
+        return f"http://{LOOPBACK}:{self.rpc_port}"
+
     # --- test hooks ---
     def advance(self, blocks: int = 1) -> int:
         return self.state.advance(blocks)
@@ -126,6 +150,17 @@ class Emulator:
     ) -> dict[str, Any]:
         """A match for a resting order: all of it, `quantums`, or `size` (base units)."""
         return self.state.fill(order_uuid, quantums, Decimal(size) if size is not None else None)
+
+    def fill_next_ioc(self, quantums: int | None = None, size: Decimal | str | None = None) -> None:
+        """Liquidity for the next IOC (market) order: it fills that much (None: all of it)
+        at once; its remainder, if any, is removed as usual."""
+        with self.state.lock:
+            self.state.ioc_liquidity.append(
+                (
+                    None if quantums is None else int(quantums),
+                    None if size is None else Decimal(size),
+                )
+            )
 
     def trigger(self, order_uuid: str) -> None:
         """A conditional order is triggered, whatever the oracle price."""
@@ -199,4 +234,5 @@ class Emulator:
                 "accounts": len(state.accounts),
                 "grpc": self.grpc_target,
                 "indexer": self.indexer_url,
+                "rpc": self.rpc_url,
             }

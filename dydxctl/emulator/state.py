@@ -118,6 +118,7 @@ class ChainState:
         self.accepted: dict[str, Key] = {}  # uuid → key of every order CheckTx accepted
         self.deliver_faults: list[dict[str, Any]] = []
         self.accountplus = AccountPlusKeeper()
+        self.ioc_liquidity: list[tuple[int | None, Decimal | None]] = []  # (quantums, size)
         self.drops_pending = 0
 
     # --- accounts ----------------------------------------------------------------------
@@ -144,9 +145,13 @@ class ChainState:
             return record if record is not None and record.height <= self.height else None
 
     def find(self, uuid: str) -> LiveOrder | None:
+        """The order on the book or in state with this Indexer uuid; KeyError, saying why,
+        for a stateful placement still waiting for its block."""
         for live in self.book.values():
             if uuid_of(live.order.order_id) == uuid:
                 return live
+        if any(uuid_of(order.order_id) == uuid for order in self.uncommitted_places.values()):
+            raise KeyError(f"order {uuid} is not in state until its block: advance first")
         return None
 
     # --- the block ----------------------------------------------------------------------
@@ -240,22 +245,7 @@ class ChainState:
             market = self.markets[key[3]]
             if size is not None:
                 quantums = market.quantums(size)
-            filled = self.fill_amounts.get(key, 0)
-            remaining = order.quantums - filled
-            amount = remaining if quantums is None else min(int(quantums), remaining)
-            if amount <= 0:
-                raise ValueError("a fill needs a positive amount")
-            filled += amount
-            self.fill_amounts[key] = filled
-            if key[4] == rules.FLAGS_SHORT_TERM:
-                self.fill_prune[key] = order.good_til_block
-            height, at = self.height, self.block_time
-            done = filled >= order.quantums
-            self.emit(
-                lambda: self.indexer.postgres_put(
-                    order, "FILLED" if done else "OPEN", filled, height, at
-                )
-            )
+            filled, done = self.match(order, quantums, "OPEN")
             if done:
                 self.remove(key, "filled")
                 self.removed_in_block.add(key)
@@ -265,6 +255,26 @@ class ChainState:
                 "filled_quantums": filled,
                 "status_on_chain": "filled" if done else "partially_filled",
             }
+
+    def match(self, order: Any, quantums: int | None, remainder_status: str) -> tuple[int, bool]:
+        """Record a fill of `quantums` (None: all that remains) in the order's fill state and
+        in the Indexer's Postgres row (ender creates it on the first fill): FILLED when
+        nothing remains, else `remainder_status`."""
+        key = order_key(order.order_id)
+        filled = self.fill_amounts.get(key, 0)
+        remaining = order.quantums - filled
+        amount = remaining if quantums is None else min(int(quantums), remaining)
+        if amount <= 0:
+            raise ValueError("a fill needs a positive amount")
+        filled += amount
+        self.fill_amounts[key] = filled
+        if key[4] == rules.FLAGS_SHORT_TERM:
+            self.fill_prune[key] = order.good_til_block
+        height, at = self.height, self.block_time
+        done = filled >= order.quantums
+        status = "FILLED" if done else remainder_status
+        self.emit(lambda: self.indexer.postgres_put(order, status, filled, height, at))
+        return filled, done
 
     def trigger(self, uuid: str) -> None:
         """A conditional order moves from the untriggered store to the book."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from dydxctl.emulator import accountplus, rules
+from dydxctl.emulator.crypto import is_account_address
 from dydxctl.emulator.errors import Reject
 
 
@@ -30,6 +31,12 @@ def place_order(order: Any, version: tuple[int, int, int]) -> None:
         raise Reject(rules.CLOB, 6000, f"invalid condition type ({order.condition_type})")
     if order.quantums == 0:
         raise Reject(rules.CLOB, 4, "order size quantums cannot be 0")
+    if order.order_router_address and not is_account_address(order.order_router_address):
+        raise Reject(
+            rules.CLOB,
+            11000,
+            f"order router address '{order.order_router_address}' must be a valid bech32 address",
+        )
     flags = oid.order_flags
     if flags == rules.FLAGS_SHORT_TERM:
         if order.good_til_block == 0:
@@ -59,6 +66,21 @@ def place_order(order: Any, version: tuple[int, int, int]) -> None:
                 rules.CLOB,
                 6001,
                 "conditional order trigger subticks greater than 0 for non-conditional order",
+            )
+    if order.HasField("builder_code_parameters"):
+        builder = order.builder_code_parameters
+        if not is_account_address(builder.builder_address):
+            raise Reject(
+                rules.CLOB,
+                50,
+                f"builder code address '{builder.builder_address}' must be a valid bech32 address",
+            )
+        if not 0 < builder.fee_ppm <= rules.MAX_BUILDER_CODE_FEE_PPM:
+            raise Reject(
+                rules.CLOB,
+                50,
+                f"builder code fee ppm '{builder.fee_ppm}' must be in "
+                f"the range (0, {rules.MAX_BUILDER_CODE_FEE_PPM}]",
             )
     if flags == rules.FLAGS_TWAP:
         _twap_parameters(order)
