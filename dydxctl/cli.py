@@ -66,7 +66,8 @@ def main_options(
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="Plaintext gRPC to a non-loopback host. (env DYDXCTL_INSECURE)"
+            "--insecure",
+            help="Allow plaintext gRPC and an http:// Indexer off loopback. (env DYDXCTL_INSECURE)",
         ),
     ] = False,
     db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
@@ -468,7 +469,8 @@ def sync_command(
         render.emit_json(outcome)
     elif not outcome["changed"] and not outcome["imported"]:
         render.note(
-            f"Nothing to change: {outcome['checked']} live orders checked, all up to date"
+            f"Nothing to change: {outcome['checked']} live "
+            f"order{'' if outcome['checked'] == 1 else 's'} checked, all up to date"
             + (", nothing new to import." if import_orders else "."),
             ""
             if import_orders

@@ -179,7 +179,9 @@ class GlobalFlagsAnywhere(StrictGroup):
             if type(exc).__name__ == "NoArgsIsHelpError" and not as_json:
                 exc.show()
                 sys.exit(exc.exit_code)
-            error = BadInput(exc.format_message(), "Run the command with --help for its usage.")
+            ctx = getattr(exc, "ctx", None)
+            path = getattr(ctx, "command_path", "") or "dydxctl <command>"
+            error = BadInput(exc.format_message(), f"Run `{path} --help` for its usage.")
             render.error(error, as_json=as_json)
             sys.exit(error.exit_code)
         except DydxctlError as exc:  # settings, repeated options: before any command runs

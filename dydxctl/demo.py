@@ -52,6 +52,7 @@ def run_demo(settings: Settings, narrate: Narrate) -> dict[str, Any]:
             debug=settings.debug,
             log_file=settings.log_file,
             mnemonic_file=None,
+            features=settings.features,  # the demo honours the user's feature flags
         )
         rt = Runtime(demo_settings, env={"DYDX_MNEMONIC": mnemonic})
         try:

@@ -21,6 +21,7 @@ from dydxctl.errors import (
     BadInput,
     Disabled,
     DydxctlError,
+    InternalError,
     OrderExpired,
     OrderNotFound,
     Unreachable,
@@ -328,7 +329,9 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
     row = row_from_indexer(rt, data)
     existing = store.get(row["order_id"])
     if existing is not None:
-        return existing, "indexer"
+        # With metadata lookups off, the Indexer's fields are what the cancel is built from;
+        # the stored row only names the order whose status is updated.
+        return (existing if features.cancel_from_metadata else row), "indexer"
     if record:
         store.insert_order(row, detail="recorded from the Indexer")
     return row, "indexer"
@@ -654,6 +657,13 @@ def settle(
         return store.transition(row["order_id"], status, tx_hash=tx_hash, detail=detail, **fields)
     except OrderNotFound:  # pruned by another process meanwhile: nothing left to update
         return row
+    except InternalError:
+        # Another process moved the row between our read and our write (e.g. a concurrent
+        # sync settled it): its newer status stands. Same status as read: a real bug.
+        latest = store.get(row["order_id"])
+        if latest is not None and latest["status"] != current["status"]:
+            return latest
+        raise
 
 
 def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
