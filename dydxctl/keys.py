@@ -147,6 +147,10 @@ def keys_list_command(ctx: typer.Context) -> None:
 
     runtime = runtime_of(ctx)
     address = runtime.settings.address or runtime.owner_wallet().address
+    from dydxctl.wallet import is_valid_address
+
+    if not is_valid_address(address):
+        raise BadInput(f"{address} is not a dydx address.", "Check --address / DYDXCTL_ADDRESS.")
     keys = list_keys(runtime, address)
     data = {"owner": address, "authenticators": [k.to_dict() for k in keys]}
     rows = [{"id": k.id, "type": k.type, "allows": k.description} for k in keys]

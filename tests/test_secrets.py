@@ -225,3 +225,9 @@ def test_trading_key_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
     )
     core = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert core.stdout.strip() == "0", core.stderr
+
+
+def test_a_private_key_typed_into_an_option_is_redacted(emulator: Emulator, tmp_path: Path) -> None:
+    """A trading key pasted where an address belongs is not echoed back by the refusal."""
+    refused = _run(emulator, tmp_path, "--address", "0x" + TRADING_KEY_HEX, "keys", "list")
+    assert TRADING_KEY_HEX not in refused and "redacted: looks like a private key" in refused
