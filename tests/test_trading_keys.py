@@ -108,6 +108,23 @@ def test_trader_key_places_and_cancels_within_its_filters_and_is_refused_outside
                        expect_exit=6)["error"]  # fmt: skip
     assert sub1["details"]["cause"]["code"] == 103 and "keys list" in sub1["hint"]
 
+    # A message outside its filter — the trader removing its own authenticator — is refused.
+    from dydxctl.node import NodeClient
+    from dydxctl.trading_key import TradingSigner
+    from dydxctl.tx import remove_authenticator_msg, sign_tx, timestamp_nonce
+
+    wallet = Wallet(bytes.fromhex(TRADER_HEX))
+    signer = TradingSigner(TEST_ADDRESS, wallet.address, wallet.public_key, added["id"], wallet)
+    owner_number = chain_cli.emu.state.accounts[TEST_ADDRESS].account_number
+    escape = sign_tx(signer, [remove_authenticator_msg(TEST_ADDRESS, added["id"])],
+                     chain_id="localdydxprotocol", account_number=owner_number,
+                     sequence=timestamp_nonce())  # fmt: skip
+    node = NodeClient(chain_cli.emu.grpc_target)
+    answer = node.broadcast(escape.tx_bytes, escape.tx_hash)
+    node.close()
+    assert (answer.codespace, answer.code) == ("dydxaccountplus", 104)
+    assert "Message type verification failed" in answer.log
+
     # Another key (no filters) may cancel what the first one placed; then remove the first.
     other_file = _key_file(tmp_path, "other.key", OTHER_HEX)
     other = _add(chain_cli, other_file)
