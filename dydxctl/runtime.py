@@ -66,10 +66,13 @@ class Runtime:
             if self.settings.trading_key_file is not None:
                 from dydxctl.trading_key import load_trading_signer, resolve_authenticator
 
+                owner = self.settings.address
+                if owner is None and (
+                    self.settings.mnemonic_file or self.env.get("DYDX_MNEMONIC", "").strip()
+                ):  # the owner's mnemonic is here too: it names the account
+                    owner = self.owner_wallet().address
                 signer = load_trading_signer(
-                    self.settings.trading_key_file,
-                    self.settings.address,
-                    self.settings.authenticator_id,
+                    self.settings.trading_key_file, owner, self.settings.authenticator_id
                 )
                 if signer.authenticator_id is None:
                     resolve_authenticator(self.node(), signer)

@@ -120,7 +120,7 @@ def load_trading_signer(
         raise BadInput(
             "A trading key signs for another account, and no owner address was given.",
             "Pass --address OWNER (or DYDXCTL_ADDRESS / `address` in the config file): the "
-            "account whose API Trading Key this is.",
+            "account whose API Trading Key this is (or the owner's mnemonic, if this host has it).",
         )
     if not is_valid_address(owner):
         raise BadInput(f"{owner} is not a dydx address.", "Check --address.")

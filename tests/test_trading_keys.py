@@ -215,6 +215,14 @@ def test_trading_key_file_rules(chain_cli: ChainCli, tmp_path: Path) -> None:
     assert "chmod 600" in error["hint"] and TRADER_HEX not in json.dumps(error)
     garbage = _key_file(tmp_path, "bad.key", "not-a-key")
     assert Trader(chain_cli, garbage, 0).json("place", *LIMIT, expect_exit=10)
+    with_mnemonic = chain_cli.json(  # the owner's mnemonic names the account
+        "--trading-key-file", str(_key_file(tmp_path, "m.key", TRADER_HEX)),
+        "--authenticator-id", "0", "place", *LIMIT, "--dry-run",
+    )  # fmt: skip
+    assert with_mnemonic["address"] == TEST_ADDRESS
+    assert decode_tx(base64.b64decode(with_mnemonic["tx_bytes"])).public_key == (
+        Wallet(bytes.fromhex(TRADER_HEX)).public_key
+    )
     no_owner = chain_cli.json(
         "--trading-key-file", str(_key_file(tmp_path, "t.key", TRADER_HEX)), "place", *LIMIT,
         expect_exit=2, env={"DYDX_MNEMONIC": ""},
