@@ -18,7 +18,7 @@ from collections.abc import Mapping
 MIN_RUN = 6
 REDACTED = "[redacted: looks like a mnemonic]"
 MNEMONIC_ENV = "DYDX_MNEMONIC"
-_WORD = re.compile(r"[a-z]+")
+_WORD = re.compile(r"[A-Za-z]+")  # any case: a ticker or a chain id is upper-cased
 # A trading key as the dYdX web app exports it: 64 lowercase hex digits, `0x` optional.
 # (dydxctl's own 64-digit values, tx hashes, are uppercase; public keys have 66 digits.)
 PRIVATE_KEY_REDACTED = "[redacted: looks like a private key]"
@@ -58,11 +58,12 @@ def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
 
     for match in matches:
         joined = not run or _only_separators(text[run[-1].end() : match.start()])
-        if match.group() in words and joined and _whole_word(text, match):
+        is_word = match.group().lower() in words and _whole_word(text, match)
+        if is_word and joined:
             run.append(match)
             continue
         close_run()
-        if match.group() in words and _whole_word(text, match):
+        if is_word:
             run.append(match)
     close_run()
     for start, end in reversed(spans):

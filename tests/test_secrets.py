@@ -55,6 +55,15 @@ def test_mnemonic_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
     assert "No such option" in refused
     outputs.append(refused)
 
+    # A phrase typed where it does not belong, with --debug -v and a log file.
+    other = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+    outputs.append(_run(emulator, tmp_path, "show", other, env=env))
+    outputs.append(_run(emulator, tmp_path, "--indexer", other, "markets", env=env))
+    outputs.append(_run(emulator, tmp_path, "address", *other.split(), env=env))
+    for text in outputs[-3:]:
+        assert "legal winner thank" not in text and "[redacted: looks like a mnemonic]" in text
+    assert "legal winner thank" not in (tmp_path / "dydxctl.log").read_text()
+
     assert "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art" in outputs[0]
     assert "Traceback" in outputs[2]  # --debug did show the rejection's traceback
     for i, text in enumerate(outputs):
