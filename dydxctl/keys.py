@@ -130,10 +130,14 @@ def keys_add_command(
     result = add_key(
         runtime, key, subaccounts=_csv_ints(subaccount, "--subaccount"), markets=markets
     )
+    result["trade_with"] = (
+        f"--address {result['owner']} --trading-key-file FILE --authenticator-id {result['id']}"
+    )
     render.output(
         runtime.settings.json, result,
         lambda: render.key_value_table(
-            [(k, result[k]) for k in ("id", "owner", "key_address", "description", "tx_hash")],
+            [(k, result[k]) for k in
+             ("id", "owner", "key_address", "description", "tx_hash", "trade_with")],
             title="Trading key added",
         ),
     )  # fmt: skip
@@ -156,7 +160,7 @@ def keys_list_command(ctx: typer.Context) -> None:
     rows = [{"id": k.id, "type": k.type, "allows": k.description} for k in keys]
     render.output(
         runtime.settings.json, data,
-        lambda: render.rows_table(rows, title=f"Authenticators of {address} ({len(rows)})"),
+        lambda: render.authenticators_table(rows, f"Authenticators of {address} ({len(rows)})"),
     )  # fmt: skip
 
 

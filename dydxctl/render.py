@@ -180,6 +180,17 @@ def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
     return table
 
 
+def authenticators_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+    """`keys list`: id and type stay whole; what the key may do wraps."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("ID", no_wrap=True, justify="right")
+    table.add_column("TYPE", no_wrap=True)
+    table.add_column("ALLOWS", overflow="fold")
+    for row in rows:
+        table.add_row(str(row["id"]), Text(row["type"]), Text(row["allows"]))
+    return table
+
+
 def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="dydxctl doctor", title_justify="left")
     for name in ("CHECK", "RESULT", "DETAIL"):
