@@ -246,3 +246,29 @@ def test_authenticators_survive_an_emulator_restart(tmp_path) -> None:
             STRANGER.public_key
         )
         assert emu.state.accountplus.next_id == 2
+
+
+def test_a_maker_whose_key_was_removed_is_taken_off_the_book_not_filled() -> None:
+    """memclob.go: a short-term maker placed through an authenticator is re-validated when it
+    matches; a removed authenticator removes it (REMOVAL_REASON_PERMISSIONED_KEY_EXPIRED)."""
+    from dydxctl.emulator.indexer_model import uuid_of
+
+    state = ChainState()
+    number = state.account(TEST_ADDRESS).account_number
+    key = _add(state.accountplus, auth.trading_key(TRADER.public_key))
+    kept, dropped = _short_term_place(state), _short_term_place(state)
+    for message in (kept, dropped):
+        assert check_tx(state, _signed(_trader(key), message, account_number=number)).code == 0
+    state.accountplus.remove(TEST_ADDRESS, key)
+    # An order placed by the owner's own key on the same OrderId is not affected.
+    from v4_proto.dydxprotocol.clob.tx_pb2 import MsgPlaceOrder
+
+    own = MsgPlaceOrder.FromString(kept.value)
+    own.order.good_til_block += 1  # replaces the resting order (higher GTB)
+    replaced = tx.place_order_msg(own.order)
+    assert check_tx(state, _signed(OWNER, replaced, account_number=number)).code == 0
+    gone = uuid_of(MsgPlaceOrder.FromString(dropped.value).order.order_id)
+    assert state.fill(gone)["status_on_chain"] == "removed: permissioned key expired"
+    assert state.find(gone) is None
+    filled = state.fill(uuid_of(own.order.order_id))
+    assert filled["status_on_chain"] == "filled"

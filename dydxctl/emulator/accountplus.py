@@ -66,6 +66,9 @@ class AccountPlusKeeper:
     smart_account_active: bool = True  # params: mainnet turned it on in v6
     next_id: int = 0
     by_account: dict[str, dict[int, StoredAuthenticator]] = field(default_factory=dict)
+    # Resting short-term orders placed through authenticators: order key → (owner, ids),
+    # for the memclob's check when such an order is matched as a maker.
+    maker_authenticators: dict[tuple, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
 
     # keeper/authenticators.go AddAuthenticator (run by msg_server.go in DeliverTx).
     def add(self, account: str, authenticator_type: str, config: bytes) -> int:
@@ -110,6 +113,21 @@ class AccountPlusKeeper:
                 f"address {account}",
             )
         del self.by_account[account][authenticator_id]
+
+    def still_valid(self, key: tuple) -> bool:
+        """keeper/authenticators.go MaybeValidateAuthenticators, as memclob.go runs it for a
+        short-term maker order before matching it: every selected authenticator must still
+        exist and initialize; else the order is removed (PERMISSIONED_KEY_EXPIRED)."""
+        entry = self.maker_authenticators.get(key)
+        if entry is None:
+            return True
+        owner, ids = entry
+        try:
+            for authenticator_id in ids:
+                self.initialized(owner, authenticator_id)
+        except AccountPlusError:
+            return False
+        return True
 
     def list(self, account: str) -> list[StoredAuthenticator]:
         """GetAuthenticatorDataForAccount: a prefix scan over keys "account/id/", so the

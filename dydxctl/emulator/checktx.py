@@ -100,6 +100,12 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
         if url == rules.URL_PLACE:
             oid = msg.order.order_id
             state.accepted[uuid_of(oid)] = order_key(oid)
+            if oid.order_flags == rules.FLAGS_SHORT_TERM:  # memclob.go: checked when matched
+                makers = state.accountplus.maker_authenticators
+                if tx.selected_authenticators:
+                    makers[order_key(oid)] = (owner, tx.selected_authenticators)
+                else:
+                    makers.pop(order_key(oid), None)
 
     if not skip_sequence:
         if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:

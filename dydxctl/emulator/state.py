@@ -217,7 +217,7 @@ class ChainState:
 
     def remove(self, key: Key, reason: str) -> None:
         """Take an order off the book / out of state. reason: user_cancel, expired, filled,
-        stateful_cancel."""
+        stateful_cancel, permissioned_key_expired."""
         live = self.book.pop(key)
         order, height, at = live.order, self.height, self.block_time
         if key[4] == rules.FLAGS_SHORT_TERM:
@@ -242,6 +242,11 @@ class ChainState:
                 raise KeyError(f"no order {uuid} is resting on the book")
             order = live.order
             key = order_key(order.order_id)
+            if not self.accountplus.still_valid(key):  # its permissioned key is gone
+                self.remove(key, "permissioned_key_expired")
+                self.sync_indexer()
+                return {"order_id": uuid, "filled_quantums": 0,
+                        "status_on_chain": "removed: permissioned key expired"}  # fmt: skip
             market = self.markets[key[3]]
             if size is not None:
                 quantums = market.quantums(size)
