@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, lifecycle, logs
+from dydxctl import chain, expiry, indexer_orders, lifecycle, logs
 from dydxctl.errors import DydxctlError
 from dydxctl.store import LIVE_STATUSES
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
 
 log = logs.get("cancel_all")
-# The Indexer statuses of orders that may rest on the book (lifecycle.INDEXER_STATUS).
+# The Indexer statuses of orders that may rest on the book (indexer_orders.INDEXER_STATUS).
 INDEXER_OPEN_STATUSES = ",".join(
     sorted(k for k, v in lifecycle.INDEXER_STATUS.items() if v in ("OPEN", "UNTRIGGERED"))
 )
@@ -34,19 +34,27 @@ def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[s
             chain_id=rt.settings.chain_id,
             address=wallet.address,
             market=market,
-            statuses=LIVE_STATUSES - {"CANCEL_PENDING"},
+            statuses=LIVE_STATUSES,
         )
+        # A short-term cancel already accepted needs nothing more (its GTB settles it); a
+        # stateful one is re-checked by cancel_one: sent again if it failed or never landed.
         if r["subaccount_number"] == subaccount
+        and not (r["status"] == "CANCEL_PENDING" and r["order_flags"] == 0)
     }
-    for data in rt.indexer().orders(
+    listing = rt.indexer().orders(
         wallet.address, subaccount, status=INDEXER_OPEN_STATUSES, ticker=market
-    ):
-        if data.get("id") in rows:
+    )
+    parsed, skipped = indexer_orders.rows_from_listing(
+        rt, [d for d in listing if not (isinstance(d, dict) and d.get("id") in rows)], subaccount
+    )
+    for row in parsed:
+        if row["order_id"] in rows:
             continue
-        row = lifecycle.row_from_indexer(rt, data)
         if store.get(row["order_id"]) is None:
             store.insert_order(row, detail="recorded from the Indexer by cancel --all")
             rows[row["order_id"]] = row
+    for warning in skipped:
+        log.warning("cancel --all: Indexer order %s %s", warning["order_id"], warning["detail"])
     return list(rows.values())
 
 
@@ -96,13 +104,14 @@ def _batch_cancel(
     from dydxctl.tx import batch_cancel_msg
 
     store = rt.store()
-    latest = rt.node().latest_block()
+    latest = expiry.chain_clock(rt)
     live = []
     results = []
     for row in rows:
-        if chain.short_term_cancel_good_til_block(row["good_til_block"], latest.height) is None:
-            lifecycle.mark_expired(store, row, f"height {latest.height} ≥ good_til_block")
-            results.append(_result_row(row, "EXPIRED", None, "already past its good_til_block"))
+        if expiry.is_expired(row, latest):
+            evidence = expiry.expiry_evidence(row, latest)
+            lifecycle.mark_expired(store, row, evidence)
+            results.append(_result_row(row, "EXPIRED", None, evidence))
         else:
             live.append(row)
     wallet = rt.wallet()
@@ -130,8 +139,9 @@ def _batch_cancel(
             results += [_result_row(r, f"FAILED ({exc.kind})", None, exc.message) for r in chunk]
             continue
         latency = (time.perf_counter() - started) * 1000
+        accepted = answer.accepted or answer.already_sent  # sdk 19: these bytes were sent
         for r in chunk:
-            if answer.accepted:
+            if accepted:
                 lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
                 store.update_fields(r["order_id"], cancel_good_til_block=gtb)
                 results.append(_result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
@@ -141,8 +151,8 @@ def _batch_cancel(
                     _result_row(r, f"FAILED ({rejection.kind})", answer.tx_hash, rejection.message)
                 )
             store.record_cancel_attempt(
-                r["order_id"], market=r["market"], success=answer.accepted, latency_ms=latency,
-                kind=None if answer.accepted else "chain_rejected",
+                r["order_id"], market=r["market"], success=accepted, latency_ms=latency,
+                kind=None if accepted else "chain_rejected",
                 codespace=answer.codespace or None, code=answer.code or None,
                 tx_hash=answer.tx_hash, detail="batch cancel",
             )  # fmt: skip

@@ -163,6 +163,8 @@ def orders_command(
     from dydxctl.orders import parse_status
 
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     rows = runtime.store().list_orders(
         status=parse_status(status) if status is not None else None,
         market=market.upper() if market else None,
@@ -236,7 +238,12 @@ def markets_command(
     from dydxctl.markets import Market
 
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     raw = runtime.indexer().perpetual_markets(market.upper() if market else None)
+    if market and market.upper() not in raw:
+        known = ", ".join(sorted(runtime.indexer().perpetual_markets()))
+        raise BadInput(f"Unknown market '{market}'.", f"Markets on this network: {known}.")
     markets = [Market.from_indexer(t, d) for t, d in sorted(raw.items())]
     rows = [
         {
@@ -288,9 +295,12 @@ def place_command(
             help="limit, market, stop-limit, stop-market, take-profit-limit, take-profit-market.",
         ),
     ] = "limit",
-    time_in_force: Annotated[str | None, typer.Option(help="gtt, ioc, fok or post-only.")] = None,
+    time_in_force: Annotated[
+        str | None, typer.Option(help="gtt, ioc or post-only (fok is refused by the chain).")
+    ] = None,
     good_til_blocks: Annotated[
-        int | None, typer.Option(help="Short-term order living N blocks (1..20).")
+        int | None,
+        typer.Option(help="Short-term order living N blocks (1..ShortBlockWindow: 40 on v9.5+)."),
     ] = None,
     good_til: Annotated[
         str | None,
@@ -298,7 +308,7 @@ def place_command(
     ] = None,
     trigger_price: Annotated[str | None, typer.Option(help="Trigger for stop/take-profit.")] = None,
     reduce_only: Annotated[
-        bool, typer.Option("--reduce-only", help="Only reduce a position.")
+        bool, typer.Option("--reduce-only", help="Only reduce a position (IOC orders only).")
     ] = False,
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
@@ -358,8 +368,17 @@ def cancel_command(
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
     subaccount: Annotated[int, _subaccount_option("With --all: the subaccount.")] = 0,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the order is final.")] = False,
-    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the evidence that the order is final: exit 0 CANCELED, 4 FILLED, "
+            "5 EXPIRED, 6 the cancel failed in its block, 11 timed out.",
+        ),
+    ] = False,
+    wait_timeout: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds --wait may take.")
+    ] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
     ] = False,
@@ -408,6 +427,8 @@ def cancel_command(
         **result.extra,
     }
     render.output(runtime.settings.json, data, lambda: render.cancel_result(data))
+    # FILLED / EXPIRED / timeouts after --wait are raised as their errors (exit 4 / 5 / 11);
+    # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
 @app.command(cls=StrictCommand, name="prune-expired")
@@ -477,10 +498,12 @@ def sync_command(
             else "`dydxctl sync --import` also records orders placed elsewhere.",
         )
     else:
-        rows = outcome["changed"] + outcome["imported"]
+        rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
             f"sync: {outcome['checked']} checked, {len(outcome['changed'])} changed, "
             f"{len(outcome['imported'])} imported"
+            + (f", {len(outcome['errors'])} not checked" if outcome["errors"] else "")
+            + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else "")
         )
         render.show(render.rows_table(rows, title=title))
 
@@ -499,7 +522,13 @@ def stats_command(
     runtime = runtime_of(ctx)
     data = runtime.store().cancel_metrics()
     if prometheus is not None:
-        metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        try:
+            metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        except OSError as exc:
+            raise BadInput(
+                f"Cannot write the Prometheus file {prometheus}: {exc.strerror}.",
+                "Pass a writable file path to --prometheus, e.g. /var/lib/node_exporter/x.prom.",
+            ) from None
     render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
 
 
@@ -585,14 +614,23 @@ def emulator_command(
         raise BadInput(str(exc), "Check the emulator options.") from None
 
 
+# The emulator's block time: 0 (clock stopped) up to an hour.
+MAX_BLOCK_TIME_S = 3600.0
+
+
 def _seconds(text: str) -> float:
     cleaned = text.strip().lower()
+    hint = f"Use e.g. 1s, 500ms or 0 (between 0 and {MAX_BLOCK_TIME_S:g}s)."
     try:
         if cleaned.endswith("ms"):
-            return float(cleaned[:-2]) / 1000
-        return float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
+            value = float(cleaned[:-2]) / 1000
+        else:
+            value = float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
     except ValueError:
-        raise BadInput(f"'{text}' is not a block time.", "Use e.g. 1s, 500ms or 0.") from None
+        raise BadInput(f"'{text}' is not a block time.", hint) from None
+    if not 0 <= value <= MAX_BLOCK_TIME_S:  # also refuses nan and inf
+        raise BadInput(f"Block time '{text}' is out of range.", hint)
+    return value
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""The chain's error codes we can meet, keyed by (codespace, code) — never by code alone.
+"""The chain's error codes a place, cancel or batch cancel can meet, keyed by
+(codespace, code) — never by code alone (`clob 32` and `sdk 32` are different errors).
 
-clob: protocol/x/clob/types/errors.go; sdk: cosmos-sdk types/errors/errors.go.
-`clob 32` (stateful cancel already exists) and `sdk 32` (wrong sequence) are different.
+Checked at protocol v9.6.1 (mainnet): clob codes in protocol/x/clob/types/errors.go; sdk
+codes in cosmos-sdk types/errors/errors.go at the fork v9.6.1 pins (dydxprotocol/cosmos-sdk
+v0.50.6-…, the v0.50 registry). Names are the chain's variable names.
 """
 
 from __future__ import annotations
@@ -25,71 +27,230 @@ UNDEFINED: Final = "undefined"
 
 _KEYS_HINT = "Run `dydxctl keys list` (with the owner's wallet) to see what each key may do"
 
-# (codespace, code) -> name as registered in the chain, and a one-line meaning.
+_RETRY = "Nothing changed on the chain; try again."
+_GRID = "Run `dydxctl markets` for the step and tick sizes."
+
+# (codespace, code) -> the chain's name, a one-line meaning, and what to do about it.
 CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
-    (CLOB, 4): ChainCode("ErrInvalidOrderQuantums", "quantums is zero or invalid"),
-    (CLOB, 5): ChainCode("ErrInvalidOrderGoodTilBlock", "good_til_block is zero or invalid"),
-    (CLOB, 6): ChainCode("ErrInvalidOrderSubticks", "subticks is zero or invalid"),
-    (CLOB, 7): ChainCode("ErrOrderIsCanceled", "this OrderId was cancelled until a later block"),
-    (CLOB, 8): ChainCode("ErrInvalidClob", "the clob pair id names no market"),
+    (CLOB, 3): ChainCode("ErrInvalidOrderSide", "invalid order side", "Use --side buy or sell."),
+    (CLOB, 4): ChainCode("ErrInvalidOrderQuantums", "the size is zero or invalid", _GRID),
+    (CLOB, 5): ChainCode(
+        "ErrInvalidOrderGoodTilBlock", "good_til_block is zero or invalid", "Use --good-til-blocks."
+    ),
+    (CLOB, 6): ChainCode("ErrInvalidOrderSubticks", "the price is zero or invalid", _GRID),
+    (CLOB, 7): ChainCode(
+        "ErrOrderIsCanceled",
+        "this OrderId was cancelled until a later block",
+        "Place with another --client-id, or a good-til-block after the cancel's.",
+    ),
+    (CLOB, 8): ChainCode("ErrInvalidClob", "the clob pair id names no market", _GRID),
     (CLOB, 9): ChainCode(
-        "ErrCancelAlreadyExists", "a cancel with an equal or later good_til_block already exists"
+        "ErrMemClobCancelAlreadyExists",
+        "a cancel with an equal or later good_til_block already exists",
+        "A cancel is already on its way; wait for the order's good-til-block.",
     ),
     (CLOB, 10): ChainCode(
-        "ErrHeightExceedsGoodTilBlock", "the current height is past good_til_block"
+        "ErrHeightExceedsGoodTilBlock",
+        "the next block is past good_til_block",
+        "The order has expired; nothing to cancel.",
     ),
     (CLOB, 11): ChainCode(
-        "ErrGoodTilBlockExceedsShortBlockWindow", "good_til_block is beyond the short-block window"
+        "ErrGoodTilBlockExceedsShortBlockWindow",
+        "good_til_block is beyond the ShortBlockWindow",
+        "Use fewer --good-til-blocks (`dydxctl doctor` shows the window).",
     ),
     (CLOB, 12): ChainCode(
         "ErrInvalidPlaceOrder",
-        "MsgPlaceOrder is invalid (e.g. size off the step, price off the tick)",
+        "MsgPlaceOrder is invalid (size off the step, price off the tick)",
+        _GRID,
     ),
-    (CLOB, 24): ChainCode("ErrOrderFullyFilled", "the order is already fully filled"),
-    (CLOB, 27): ChainCode("ErrInvalidClobPairParameter", "invalid or unknown clob pair"),
+    (CLOB, 20): ChainCode(
+        "ErrInvalidReplacement",
+        "a replacement must keep side, time in force and reduce-only",
+        "Use another --client-id for a different order.",
+    ),
+    (CLOB, 24): ChainCode(
+        "ErrOrderFullyFilled", "the order is already fully filled", "Nothing to cancel."
+    ),
+    (CLOB, 27): ChainCode("ErrInvalidClobPairParameter", "invalid or unknown clob pair", _GRID),
     (CLOB, 29): ChainCode(
         "ErrInvalidStatefulOrderCancellation",
         "the cancel's good_til_block_time is before the order's",
+        "dydxctl cancels with the order's own good-til time; run `dydxctl sync --import`.",
     ),
     (CLOB, 32): ChainCode(
-        "ErrStatefulOrderCancellationAlreadyExists", "a cancel for this stateful order is pending"
+        "ErrStatefulOrderCancellationAlreadyExists",
+        "a cancel for this stateful order is already pending",
+        "Wait for the next block; `dydxctl sync` confirms it.",
     ),
-    (CLOB, 45): ChainCode("ErrInvalidBatchCancel", "malformed MsgBatchCancel"),
-    (CLOB, 46): ChainCode("ErrBatchCancelFailed", "no order of the batch could be cancelled"),
-    (CLOB, 2003): ChainCode("ErrPostOnlyWouldCrossMakerOrder", "a post-only order would cross"),
+    (CLOB, 34): ChainCode(
+        "ErrOrderConflictsWithClobPairStatus",
+        "the market does not accept this order now (not active, or final settlement)",
+        "Check the market's status with `dydxctl markets`.",
+    ),
+    (CLOB, 44): ChainCode(
+        "ErrInvalidTimeInForce", "invalid time in force", "Use gtt, ioc or post-only."
+    ),
+    (CLOB, 45): ChainCode(
+        "ErrInvalidBatchCancel", "malformed MsgBatchCancel", "Report this as a dydxctl bug."
+    ),
+    (CLOB, 46): ChainCode(
+        "ErrBatchCancelFailed",
+        "no order of the batch could be cancelled",
+        "Run `dydxctl sync` to see which orders are still live.",
+    ),
+    (CLOB, 47): ChainCode(
+        "ErrClobNotInitialized",
+        "the node's order book is not ready (it just restarted)",
+        "Retry after the next block.",
+    ),
+    (CLOB, 48): ChainCode(
+        "ErrDeprecatedField",
+        "a deprecated field is set (fill-or-kill orders are no longer accepted)",
+        "Use --time-in-force ioc.",
+    ),
+    (CLOB, 49): ChainCode(
+        "ErrInvalidTwapOrderPlacement", "invalid TWAP order", "Check the TWAP parameters."
+    ),
+    (CLOB, 50): ChainCode(
+        "ErrInvalidBuilderCode", "invalid builder code", "Omit the builder code."
+    ),
+    (CLOB, 2000): ChainCode(
+        "ErrFokOrderCouldNotBeFullyFilled",
+        "a fill-or-kill order could not be fully filled",
+        "Use --time-in-force ioc.",
+    ),
+    (CLOB, 2001): ChainCode(
+        "ErrReduceOnlyWouldIncreasePositionSize",
+        "a reduce-only order would increase the position",
+        "Check your position and the side.",
+    ),
+    (CLOB, 2002): ChainCode(
+        "ErrReduceOnlyWouldChangePositionSide",
+        "a reduce-only order would flip the position's side",
+        "Use a size no larger than your position.",
+    ),
+    (CLOB, 2003): ChainCode(
+        "ErrPostOnlyWouldCrossMakerOrder",
+        "a post-only order would cross the book",
+        "Move the price away from the book, or drop post-only.",
+    ),
     (CLOB, 2004): ChainCode(
-        "ErrImmediateExecutionOrderAlreadyFilled", "IOC/FOK order already filled; rest cancelled"
+        "ErrImmediateExecutionOrderAlreadyFilled",
+        "an IOC order already filled; the rest was cancelled",
+        "Nothing rests on the book.",
     ),
-    (CLOB, 3000): ChainCode("ErrInvalidOrderFlag", "order_flags is not a valid value"),
-    (CLOB, 3001): ChainCode("ErrInvalidStatefulOrderGoodTilBlockTime", "good_til_block_time is 0"),
+    (CLOB, 2005): ChainCode(
+        "ErrWouldViolateIsolatedSubaccountConstraints",
+        "the order would break the isolated subaccount's one-market rule",
+        "Use the subaccount that holds this market.",
+    ),
+    (CLOB, 3000): ChainCode(
+        "ErrInvalidOrderFlag", "order_flags is not a valid value", "Report this as a dydxctl bug."
+    ),
+    (CLOB, 3001): ChainCode(
+        "ErrInvalidStatefulOrderGoodTilBlockTime", "good_til_block_time is zero", "Use --good-til."
+    ),
     (CLOB, 3002): ChainCode(
-        "ErrLongTermOrdersCannotRequireImmediateExecution", "a long-term order cannot be IOC/FOK"
+        "ErrLongTermOrdersCannotRequireImmediateExecution",
+        "a stateful order cannot be IOC/FOK",
+        "Use --good-til-blocks N for an IOC order.",
     ),
     (CLOB, 3003): ChainCode(
-        "ErrTimeExceedsGoodTilBlockTime", "the block time is past good_til_block_time"
+        "ErrTimeExceedsGoodTilBlockTime",
+        "the chain's block time is past good_til_block_time",
+        "The order has expired; nothing to cancel.",
     ),
     (CLOB, 3004): ChainCode(
         "ErrGoodTilBlockTimeExceedsStatefulOrderTimeWindow",
-        "good_til_block_time is beyond the 95-day stateful window",
+        "good_til_block_time is beyond the 95-day stateful window (from the block time)",
+        "Use a shorter --good-til.",
     ),
-    (CLOB, 3005): ChainCode("ErrStatefulOrderAlreadyExists", "this stateful order already exists"),
+    (CLOB, 3005): ChainCode(
+        "ErrStatefulOrderAlreadyExists",
+        "this stateful order already exists",
+        "Use another --client-id.",
+    ),
     (CLOB, 3006): ChainCode(
-        "ErrStatefulOrderDoesNotExist", "the stateful order is not in state (filled, expired, …)"
+        "ErrStatefulOrderDoesNotExist",
+        "the stateful order is not in state (not yet placed, filled, expired or cancelled)",
+        "Run `dydxctl sync`; a placement may still be on its way.",
+    ),
+    (CLOB, 3007): ChainCode(
+        "ErrStatefulOrderCollateralizationCheckFailed",
+        "not enough collateral for this stateful order",
+        "Deposit collateral or reduce the size.",
     ),
     (CLOB, 3008): ChainCode(
-        "ErrStatefulOrderPreviouslyCancelled", "this stateful order was already cancelled"
+        "ErrStatefulOrderPreviouslyCancelled",
+        "this stateful order was cancelled and cannot be placed again",
+        "Use another --client-id.",
     ),
     (CLOB, 3009): ChainCode(
-        "ErrStatefulOrderPreviouslyRemoved", "this stateful order was already removed"
+        "ErrStatefulOrderPreviouslyRemoved",
+        "this stateful order was removed and cannot be placed again",
+        "Use another --client-id.",
     ),
     (CLOB, 3010): ChainCode(
         "ErrStatefulOrderCancellationFailedForAlreadyRemovedOrder",
-        "the order was removed earlier in this block",
+        "the order was already removed from state (filled, expired or cancelled) in the block",
+        "Nothing to cancel; `dydxctl sync` records how it ended.",
     ),
-    (CLOB, 6000): ChainCode("ErrInvalidConditionType", "invalid condition type"),
-    (CLOB, 6001): ChainCode("ErrInvalidConditionalOrderTriggerSubticks", "invalid trigger price"),
+    (CLOB, 5001): ChainCode(
+        "ErrBlockRateLimitExceeded",
+        "too many orders from this account in recent blocks",
+        "Wait a few blocks and retry.",
+    ),
+    (CLOB, 6000): ChainCode(
+        "ErrInvalidConditionType", "invalid condition type", "Use a stop or take-profit --type."
+    ),
+    (CLOB, 6001): ChainCode(
+        "ErrInvalidConditionalOrderTriggerSubticks", "invalid trigger price", _GRID
+    ),
+    (CLOB, 9003): ChainCode(
+        "ErrReduceOnlyDisabled",
+        "reduce-only is allowed on IOC orders only",
+        "Use --time-in-force ioc with --reduce-only.",
+    ),
     (CLOB, 10001): ChainCode(
-        "ErrOrderWouldExceedMaxOpenOrdersEquityTierLimit", "too many open orders"
+        "ErrOrderWouldExceedMaxOpenOrdersEquityTierLimit",
+        "too many open stateful orders for this subaccount's equity tier",
+        "Cancel some orders or add equity.",
+    ),
+    (CLOB, 11000): ChainCode(
+        "ErrInvalidOrderRouterAddress", "invalid order router address", "Omit the order router."
+    ),
+    (SDK, 2): ChainCode(
+        "ErrTxDecode", "the transaction bytes could not be decoded", "Report this as a dydxctl bug."
+    ),
+    (SDK, 3): ChainCode("ErrInvalidSequence", "invalid sequence", _RETRY),
+    (SDK, 4): ChainCode(
+        "ErrUnauthorized", "the signature does not verify", "Check --chain-id and the key."
+    ),
+    (SDK, 8): ChainCode("ErrInvalidPubKey", "invalid public key", "Check the key."),
+    (SDK, 9): ChainCode(
+        "ErrUnknownAddress", "the account does not exist on this chain", "Fund the address first."
+    ),
+    (SDK, 18): ChainCode(
+        "ErrInvalidRequest", "invalid request", "The node log says which field it refused."
+    ),
+    (SDK, 19): ChainCode(
+        "ErrTxInMempoolCache",
+        "these exact transaction bytes were already sent to this node",
+        "The first send's answer counts; nothing new was sent.",
+    ),
+    (SDK, 20): ChainCode("ErrMempoolIsFull", "the node's mempool is full", _RETRY),
+    (SDK, 21): ChainCode(
+        "ErrTxTooLarge", "the transaction is too large", "Cancel fewer orders per batch."
+    ),
+    (SDK, 30): ChainCode("ErrTxTimeoutHeight", "the tx timeout height has passed", _RETRY),
+    (SDK, 31): ChainCode(
+        "ErrUnknownExtensionOptions",
+        "the node does not accept the tx's extension options",
+        "The node may not support permissioned keys.",
+    ),
+    (SDK, 32): ChainCode(
+        "ErrWrongSequence", "wrong account sequence or timestamp nonce", "Check the local clock."
     ),
     # x/accountplus/types/errors.go
     (ACCOUNTPLUS, 1): ChainCode(
@@ -138,29 +299,29 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
         "ErrAnyOfVerification", "none of the key's AnyOf branches allowed this", _KEYS_HINT + "."
     ),
     (UNDEFINED, 1): ChainCode("internal", "the chain refused it with an unregistered error"),
-    (SDK, 2): ChainCode("ErrTxDecode", "the transaction bytes could not be decoded"),
-    (SDK, 3): ChainCode("ErrInvalidSequence", "invalid sequence"),
-    (SDK, 4): ChainCode("ErrUnauthorized", "the signature does not verify"),
-    (SDK, 8): ChainCode("ErrInvalidPubKey", "invalid public key"),
-    (SDK, 9): ChainCode("ErrUnknownAddress", "the account does not exist on this chain"),
-    (SDK, 18): ChainCode("ErrInvalidRequest", "invalid request"),
-    (SDK, 30): ChainCode("ErrTxTimeoutHeight", "the tx timeout height has passed"),
-    (SDK, 32): ChainCode("ErrWrongSequence", "wrong account sequence or timestamp nonce"),
 }
 
 # Answers to a cancel that mean "the order is already gone" — resolve them, don't just fail.
+# (3009/3010 come only from a block result, GetTx; 3006 at CheckTx.)
 ORDER_GONE_CODES: Final = frozenset({(CLOB, 3006), (CLOB, 3009), (CLOB, 3010), (CLOB, 24)})
 # Answers meaning a cancel for the order is already in flight.
 CANCEL_ALREADY_PENDING_CODES: Final = frozenset({(CLOB, 9), (CLOB, 32)})
-# Answers meaning the order's good-til has passed.
+# Answers meaning the order's good-til has passed by the chain's own clock.
 EXPIRED_CODES: Final = frozenset({(CLOB, 10), (CLOB, 3003)})
+# The node's mempool cache answered: identical bytes were sent before
+# (cometbft mempool `ErrTxInCache` → sdk 19); the first send's answer stands.
+ALREADY_SENT: Final = (SDK, 19)
 
 
 def describe(codespace: str, code: int) -> ChainCode:
-    """The chain's name and meaning for a code, or a neutral description if unknown."""
+    """The chain's name, meaning and hint for a code; unknown ones shown raw."""
     return CHAIN_CODES.get(
         (codespace, code),
-        ChainCode("unknown", f"{codespace} error {code} (not in dydxctl's table)"),
+        ChainCode(
+            "unknown",
+            f"(codespace '{codespace}', code {code}) is not in dydxctl's table",
+            "The node's log above says what the chain objected to.",
+        ),
     )
 
 

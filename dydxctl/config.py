@@ -238,6 +238,11 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     config_path = Path(config_flag) if config_flag else app_dir(env) / "config.toml"
     file = load_config_file(config_path, required=bool(config_flag))
 
+    for key in ("network", "grpc", "indexer", "chain_id", "db", "log_file", "mnemonic_file"):
+        if flags.get(key) is not None and not str(flags[key]).strip():
+            option = "--" + key.replace("_", "-")
+            raise BadInput(f"{option} '' is empty.", f"Give a value to {option}, or leave it out.")
+
     def pick(key: str, env_name: str | None, default: Any = None) -> Any:
         if flags.get(key) is not None:
             return flags[key]

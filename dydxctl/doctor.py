@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dydxctl.chain import short_block_window_for
+from dydxctl.durations import format_unix
 from dydxctl.errors import BadInput, DydxctlError
 
 if TYPE_CHECKING:
@@ -41,8 +42,9 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
         latest = rt.node().latest_block()
         window = short_block_window_for(info["app_version"])
         return (
-            f"{s.grpc}: {info['app_name']} {info['app_version']} (ShortBlockWindow {window}; "
-            f"dydxctl keeps to {s.network.short_block_window}), height {latest.height}"
+            f"{s.grpc}: {info['app_name']} {info['app_version']} (ShortBlockWindow {window}: "
+            f"--good-til-blocks 1..{window}), height {latest.height}, block time "
+            f"{format_unix(latest.time_unix)}"
         )
 
     def chain_id() -> str:

@@ -13,6 +13,7 @@
     ├── StoreError               8  locked, corrupt, newer schema, read-only
     ├── Disabled                 9  switched off by a feature flag
     ├── WalletError             10  no/invalid mnemonic, unsafe file mode
+    ├── WaitTimedOut            11  `cancel --wait` ended before the order was final
     └── Interrupted            130  Ctrl-C (SIGINT), as shells report it (128 + 2)
 
 Every error carries a short title, what happened (message) and what to do (hint),
@@ -129,6 +130,12 @@ class WalletError(DydxctlError):
     title = "Wallet error"
 
 
+class WaitTimedOut(DydxctlError):
+    exit_code = 11
+    kind = "wait_timed_out"
+    title = "Not final yet"
+
+
 class Interrupted(DydxctlError):
     exit_code = 130
     kind = "interrupted"
@@ -146,5 +153,6 @@ ALL_ERRORS: tuple[type[DydxctlError], ...] = (
     StoreError,
     Disabled,
     WalletError,
+    WaitTimedOut,
     Interrupted,
 )

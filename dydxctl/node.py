@@ -43,6 +43,7 @@ def is_loopback(host: str) -> bool:
 class LatestBlock:
     height: int
     time_unix: int  # block time, seconds
+    time_ms: int = 0  # block time, milliseconds (timestamp nonces are compared in ms)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class BroadcastResult:
     @property
     def accepted(self) -> bool:
         return self.code == 0
+
+    @property
+    def already_sent(self) -> bool:
+        """sdk 19: the node's mempool cache holds these exact bytes from an earlier send."""
+        return (self.codespace, self.code) == codes.ALREADY_SENT
 
     def rejection(self) -> ChainRejected:
         return chain_rejection(self.codespace, self.code, self.log, tx_hash=self.tx_hash)
@@ -180,7 +186,12 @@ class NodeClient:
         header = response.sdk_block.header if response.HasField("sdk_block") else None
         if header is None or not header.height:
             header = response.block.header
-        return LatestBlock(height=int(header.height), time_unix=int(header.time.seconds))
+        seconds = int(header.time.seconds)
+        return LatestBlock(
+            height=int(header.height),
+            time_unix=seconds,
+            time_ms=seconds * 1000 + int(header.time.nanos) // 1_000_000,
+        )
 
     def node_info(self) -> dict[str, str]:
         from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest

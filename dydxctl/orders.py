@@ -234,7 +234,7 @@ def plan_order(
         if not 1 <= blocks <= short_block_window:
             raise BadInput(
                 f"--good-til-blocks must be between 1 and {short_block_window} "
-                f"(the chain's ShortBlockWindow), not {blocks}.",
+                f"(the node's ShortBlockWindow), not {blocks}.",
                 "Use a long-term order (--good-til) for anything longer.",
             )
         # validateGoodTilBlock: latest+1 ≤ GTB ≤ latest+1+ShortBlockWindow; GTB = latest+N.
@@ -266,6 +266,10 @@ def plan_order(
 
 
 def _time_in_force(request: OrderRequest, order_type: OrderType, flags: int) -> str:
+    if request.time_in_force is not None and not request.time_in_force.strip():
+        raise BadInput(
+            "--time-in-force '' is empty.", f"Use one of: {', '.join(TIME_IN_FORCE)}, or omit it."
+        )
     name = (request.time_in_force or ("ioc" if order_type.market_priced else "gtt")).lower()
     if name not in TIME_IN_FORCE:
         raise BadInput(
@@ -273,28 +277,45 @@ def _time_in_force(request: OrderRequest, order_type: OrderType, flags: int) -> 
             f"Use one of: {', '.join(TIME_IN_FORCE)}.",
         )
     stored, _ = TIME_IN_FORCE[name]
-    if order_type.market_priced and stored not in ("IOC", "FOK"):
-        raise BadInput("A market order executes immediately: its time in force is ioc or fok.", "")
-    # PerformStatefulOrderValidation: long-term orders cannot be IOC/FOK (clob 3002).
-    if flags == chain.ORDER_FLAGS_LONG_TERM and stored in ("IOC", "FOK"):
+    # MsgPlaceOrder.ValidateBasic (protocol/x/clob/types/message_place_order.go): any FOK
+    # order is refused with clob 48 ErrDeprecatedField since v6, before anything else.
+    if stored == "FOK":
         raise BadInput(
-            "A long-term order cannot be ioc or fok (the chain refuses it with clob 3002).",
+            "Fill-or-kill orders are no longer accepted by the chain (clob 48, deprecated).",
+            "Use --time-in-force ioc: it fills what it can at once and cancels the rest.",
+        )
+    if order_type.market_priced and stored != "IOC":
+        raise BadInput("A market order executes immediately: its time in force is ioc.", "")
+    # Same function: reduce-only requires immediate execution (IOC) → clob 9003.
+    if request.reduce_only and stored != "IOC":
+        raise BadInput(
+            "Reduce-only is accepted on IOC orders only (the chain refuses others with "
+            "clob 9003 ErrReduceOnlyDisabled).",
+            "Add --time-in-force ioc (with --good-til-blocks N), or drop --reduce-only.",
+        )
+    # PerformStatefulOrderValidation: long-term orders cannot be IOC/FOK (clob 3002).
+    if flags == chain.ORDER_FLAGS_LONG_TERM and stored == "IOC":
+        raise BadInput(
+            "A long-term order cannot be ioc (the chain refuses it with clob 3002).",
             "Use --good-til-blocks N for a short-term ioc/fok order.",
         )
     return stored
 
 
 def check_good_til_block_time(good_til_block_time: int, block_time_unix: int) -> None:
-    """block time < GTBT ≤ block time + StatefulOrderTimeWindow (clob 3003 / 3004)."""
+    """block time < GTBT ≤ block time + StatefulOrderTimeWindow (clob 3003 / 3004), where
+    `block_time_unix` is the latest block's time (expiry.chain_clock), never the local one."""
     if good_til_block_time <= block_time_unix:
         raise BadInput(
-            "The good-til time is in the past (the chain refuses it with clob 3003).",
+            "The good-til time is in the past: not after the chain's latest block time "
+            "(the chain refuses it with clob 3003).",
             "Use a duration like 12h or a future ISO time.",
         )
     if good_til_block_time > block_time_unix + chain.STATEFUL_ORDER_TIME_WINDOW_SECONDS:
         raise BadInput(
-            "The good-til time is more than 95 days away (StatefulOrderTimeWindow; clob 3004).",
-            "Use at most 95d.",
+            "The good-til time is more than 95 days after the chain's latest block time "
+            "(StatefulOrderTimeWindow, measured by the chain from its block time; clob 3004).",
+            "Use at most 95d: durations count from the latest block time.",
         )
 
 

@@ -46,8 +46,10 @@ _SETTLED = {"CANCELED", "FILLED", "EXPIRED"}
 TRANSITIONS: dict[str, frozenset[str]] = {
     "PENDING": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "UNKNOWN", *_SETTLED}),
     "UNKNOWN": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "CANCEL_PENDING", *_SETTLED}),
-    "OPEN": frozenset({"CANCEL_PENDING", *_SETTLED}),
-    "UNTRIGGERED": frozenset({"OPEN", "CANCEL_PENDING", *_SETTLED}),
+    # OPEN/UNTRIGGERED → REJECTED: a stateful place accepted by CheckTx that failed in its
+    # block (GetTx shows the code) or can never be included was never on the book.
+    "OPEN": frozenset({"CANCEL_PENDING", "REJECTED", *_SETTLED}),
+    "UNTRIGGERED": frozenset({"OPEN", "CANCEL_PENDING", "REJECTED", *_SETTLED}),
     "CANCEL_PENDING": frozenset({"OPEN", "UNTRIGGERED", *_SETTLED}),
     "REJECTED": frozenset(),
     "CANCELED": frozenset(),

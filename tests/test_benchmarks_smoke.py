@@ -20,7 +20,8 @@ def test_round_trip_budgets() -> None:
     figures = {name: f["round_trips"] for name, f in round_trips.run().items()}
     assert figures["place short-term, warm store"] <= 2  # latest block + broadcast
     assert figures["cancel short-term, warm store"] <= 2
-    assert figures["place long-term, warm store"] == 1  # timestamp nonce: broadcast only
+    # The block time (a --good-til duration counts from it) + the broadcast (timestamp nonce).
+    assert figures["place long-term, warm store"] == 2
     assert figures["cancel long-term, warm store"] == 1
     # Cold: Indexer markets + ClobPair check + account + latest block + broadcast.
     assert figures["place short-term, cold store"] <= 5

@@ -187,6 +187,9 @@ def test_broadcast_tx_sync_and_tx_reach_the_chain(emulator: Emulator) -> None:
 
     again = call(emulator, "broadcast_tx_sync", tx=base64.b64encode(tx).decode())["result"]
     assert again["code"] != 0 and again["codespace"]  # the sequence is used: CheckTx refuses
+    emulator.fail_next("broadcast_tx_sync", codespace="clob", code=3006)
+    injected = call(emulator, "broadcast_tx_sync", tx=base64.b64encode(tx).decode())["result"]
+    assert (injected["code"], injected["codespace"], injected["log"]) == (3006, "clob", "injected")
     garbage = call(emulator, "broadcast_tx_sync", tx=base64.b64encode(b"\x01\x02").decode())[
         "result"
     ]

@@ -59,7 +59,7 @@ def test_eight_processes_place_25_orders_each(emulator: Emulator, tmp_path: Path
         statuses = store.conn.execute("SELECT DISTINCT status FROM orders").fetchall()
         assert statuses == [("OPEN",)]
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert len(emulator.state.by_uuid) == 200
+    assert emulator.state.open_order_count() == 200  # all 200 rest on the book
 
 
 def test_prune_and_cancel_at_the_same_time(emulator: Emulator, tmp_path: Path) -> None:

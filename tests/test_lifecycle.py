@@ -25,6 +25,19 @@ def _row(cli: ChainCli, order_id: str) -> dict:
         return s.get(order_id)
 
 
+def _indexer(cli: ChainCli, order_id: str) -> tuple[int, dict | None]:
+    """What the emulator's Indexer answers for /v4/orders/{id}: (HTTP status, body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{cli.emu.indexer_url}/v4/orders/{order_id}") as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
 # --- place -------------------------------------------------------------------------------
 def test_dry_run_signs_the_right_tx_and_stores_nothing(chain_cli: ChainCli) -> None:
     result = chain_cli("place", *LIMIT, "--dry-run", "--json")  # --json after the command
@@ -55,7 +68,7 @@ def test_place_short_term_writes_ahead(chain_cli: ChainCli) -> None:
     assert data["good_til_block"] == 11  # height 1 + 10
     assert data["order_id"] == chain.indexer_order_uuid(TEST_ADDRESS, 0, data["client_id"], 0, 0)
     assert _events(chain_cli, data["order_id"]) == ["PENDING", "OPEN"]
-    assert chain_cli.emu.state.by_uuid[data["order_id"]].live
+    assert chain_cli.emu.state.find(data["order_id"]) is not None  # resting on the book
     assert data["tx_hash"] == data["place_tx_hash"]
 
 
@@ -96,6 +109,8 @@ def test_lost_broadcast_is_unknown_then_sync_resolves_it(chain_cli: ChainCli) ->
     err = chain_cli.json("place", *LIMIT, expect_exit=7)
     order_id = err["error"]["details"]["order_id"]
     assert _row(chain_cli, order_id)["status"] == "UNKNOWN"
+    assert chain_cli.json("sync")["changed"] == []  # in the mempool: no block result yet
+    chain_cli.emu.advance(1)  # its block
     synced = chain_cli.json("sync")
     assert [c["status"] for c in synced["changed"]] == ["OPEN"]
     assert _row(chain_cli, order_id)["status"] == "OPEN"
@@ -109,9 +124,10 @@ def test_short_term_placed_and_cancelled_in_the_same_window(chain_cli: ChainCli)
     assert result["outcome"] == "CANCEL_PENDING" and result["status"] == "CANCEL_PENDING"
     assert result["cancel_good_til_block"] == order["good_til_block"]  # max(GTB, latest+1)
     assert result["metadata_source"] == "store"
-    assert chain_cli.emu.state.by_uuid[order["order_id"]].status == "BEST_EFFORT_CANCELED"
-    chain_cli.emu.advance(10)
-    assert chain_cli.json("sync")["changed"][0]["status"] == "CANCELED"
+    # Mainnet's Indexer: an unfilled short-term order is gone (404) once cancelled.
+    assert _indexer(chain_cli, order["order_id"])[0] == 404
+    [changed] = chain_cli.json("sync")["changed"]
+    assert changed["status"] == "CANCELED" and "404 after our accepted cancel" in changed["detail"]
 
 
 def test_cancel_wait_follows_to_the_end(chain_cli: ChainCli) -> None:
@@ -150,6 +166,7 @@ def test_expired_short_term_is_refused_without_broadcast(chain_cli: ChainCli) ->
 
 def test_cancel_of_a_filled_order(chain_cli: ChainCli) -> None:
     order = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(1)  # the placement's block
     chain_cli.emu.fill(order["order_id"])
     chain_cli.emu.advance(1)
     # The store still says OPEN: the chain answers 3006, the Indexer says FILLED.
@@ -179,6 +196,7 @@ def test_order_without_metadata_is_cancelled_through_the_indexer(
 ) -> None:
     elsewhere = ChainCli(tmp_path / "other.db", chain_cli.emu)
     order = elsewhere.place(*LIMIT)
+    chain_cli.emu.advance(1)  # a stateful order reaches the Indexer with its block
     result = chain_cli.json("cancel", order["order_id"])
     assert result["metadata_source"] == "indexer" and result["outcome"] == "CANCEL_PENDING"
     row = _row(chain_cli, order["order_id"])
@@ -190,6 +208,7 @@ def test_feature_flag_forces_the_indexer_path(chain_cli: ChainCli) -> None:
     """With cancel_from_metadata off, the cancel is built from what the Indexer answered:
     the stored row is made wrong first, and the Indexer read shows in the emulator's log."""
     order = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(1)
     with Store.open(chain_cli.db_path) as store:  # a stored good-til long past
         store.update_fields(order["order_id"], good_til_block_time=1_000_000_000)
     chain_cli.emu.reset_calls()
@@ -296,6 +315,7 @@ def test_sync_import_records_orders_placed_elsewhere(chain_cli: ChainCli, tmp_pa
     elsewhere = ChainCli(tmp_path / "other.db", chain_cli.emu)
     short = elsewhere.place(*LIMIT, "--good-til-blocks", "10")
     long = elsewhere.place(*LIMIT)
+    chain_cli.emu.advance(1)
     outcome = chain_cli.json("sync", "--import")
     assert {i["order_id"] for i in outcome["imported"]} == {short["order_id"], long["order_id"]}
     row = _row(chain_cli, long["order_id"])
@@ -319,7 +339,9 @@ def test_stateful_expiry_is_decided_by_the_chain_near_the_edge(chain_cli: ChainC
     assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
 
 
-def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> None:
+def test_long_expired_stateful_order_is_settled_by_the_chains_3003(chain_cli: ChainCli) -> None:
+    """The local clock never writes EXPIRED: the cancel goes out (one round trip, no
+    GetLatestBlock) and the chain's own clob 3003 is the evidence."""
     from tests.conftest import order_row
 
     row = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
@@ -327,7 +349,9 @@ def test_long_expired_stateful_order_is_refused_locally(chain_cli: ChainCli) -> 
     with Store.open(chain_cli.db_path) as store:
         store.insert_order(row)
     err = chain_cli.json("cancel", row["order_id"], expect_exit=5)
-    assert err["error"]["kind"] == "expired" and chain_cli.broadcasts() == 0
+    assert err["error"]["kind"] == "expired" and "3003" in err["error"]["message"]
+    assert chain_cli.broadcasts() == 1
+    assert _row(chain_cli, row["order_id"])["status"] == "EXPIRED"
 
 
 def test_sync_asks_the_indexer_once_per_subaccount(chain_cli: ChainCli) -> None:
@@ -372,10 +396,13 @@ def test_conditional_order_cancelled_untriggered_and_after_trigger(chain_cli: Ch
     stop = ["--market", "BTC-USD", "--side", "sell", "--size", "0.001", "--price", "48000",
             "--type", "stop-limit", "--trigger-price", "49000"]  # fmt: skip
     untriggered = chain_cli.place(*stop)
+    chain_cli.emu.advance(1)
     assert chain_cli.json("cancel", untriggered["order_id"])["outcome"] == "CANCEL_PENDING"
     triggered = chain_cli.place(*stop)
-    chain_cli.emu.state.trigger(triggered["order_id"])
-    [changed] = chain_cli.json("sync")["changed"]
+    chain_cli.emu.advance(1)
+    chain_cli.emu.trigger(triggered["order_id"])
+    changes = chain_cli.json("sync")["changed"]
+    changed = next(c for c in changes if c["order_id"] == triggered["order_id"])
     assert (changed["order_id"], changed["from"], changed["status"]) == (
         triggered["order_id"], "UNTRIGGERED", "OPEN",
     )  # fmt: skip
@@ -383,8 +410,8 @@ def test_conditional_order_cancelled_untriggered_and_after_trigger(chain_cli: Ch
     assert result["outcome"] == "CANCEL_PENDING"
     assert result["cancel_good_til_block_time"] == triggered["good_til_block_time"]
     chain_cli.emu.advance(1)
-    statuses = {b.uuid: b.status for b in chain_cli.emu.state.by_uuid.values()}
-    assert statuses[untriggered["order_id"]] == statuses[triggered["order_id"]] == "CANCELED"
+    for order in (untriggered, triggered):
+        assert _indexer(chain_cli, order["order_id"])[1]["status"] == "CANCELED"
 
 
 def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> None:
@@ -394,8 +421,11 @@ def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> No
     import threading
 
     threading.Timer(0.2, chain_cli.emu.fill, args=(order["order_id"],)).start()
-    result = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10")
-    assert result["outcome"] == "FILLED" and result["status"] == "FILLED"
+    err = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10",
+                         expect_exit=4)  # fmt: skip
+    assert err["error"]["details"]["status"] == "FILLED"
+    assert "Indexer: FILLED" in err["error"]["message"]
+    assert _row(chain_cli, order["order_id"])["status"] == "FILLED"
 
 
 def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: ChainCli) -> None:
@@ -417,6 +447,7 @@ def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: Cha
 def test_sync_import_reuses_the_listing(chain_cli: ChainCli, tmp_path) -> None:
     chain_cli.place(*LIMIT)  # one stored live row, so sync lists the subaccount
     ChainCli(tmp_path / "other.db", chain_cli.emu).place(*LIMIT)
+    chain_cli.emu.advance(1)
     chain_cli.emu.reset_calls()
     assert len(chain_cli.json("sync", "--import")["imported"]) == 1
     names = [c["name"] for c in chain_cli.emu.call_log()]

@@ -207,6 +207,11 @@ class CometNode:
             "hash": cj.hex_upper(digest),
         }
 
+    def rejected(self, tx: bytes, code: int, codespace: str) -> dict[str, Any]:
+        """An injected CheckTx rejection (Emulator.fail_next), shaped as broadcast_tx_sync."""
+        return {"code": code, "data": "", "log": "injected", "codespace": codespace,
+                "hash": cj.hex_upper(cj.tx_hash(tx))}  # fmt: skip
+
     def broadcast_tx_async(self, tx: bytes) -> dict[str, Any]:
         """rpc/core/mempool.go BroadcastTxAsync: only the hash; CheckTx's answer is not awaited."""
         self.broadcast_tx_sync(tx)

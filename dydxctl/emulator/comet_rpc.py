@@ -14,7 +14,8 @@ dydx-fork-v0.38.5, rpc/jsonrpc/server/):
   errors answer HTTP 500. Any other path is a 404.
 Methods are listed in ROUTES (rpc/core/routes.go names and argument names) and answered by
 comet_methods.CometNode. Every request is logged as ("rpc", method) in the emulator's call
-log, where fail_next(method, http_status=...) can fail it.
+log, where fail_next(method, http_status=...) fails it at the HTTP level and
+fail_next("broadcast_tx_sync", codespace=..., code=...) answers a CheckTx rejection.
 """
 
 from __future__ import annotations
@@ -159,7 +160,11 @@ class CometRPCServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.node = CometNode(emulator, registry, f"tcp://{host}:{port}")
 
-    def run(self, method: str, route: Route, args: list[Any]) -> Any:
+    def run(self, method: str, route: Route, args: list[Any], fault: dict | None = None) -> Any:
+        """Call the method; a fault with a tx `code` (+ `codespace`) makes a broadcast answer
+        as CheckTx's rejection would, without reaching the chain."""
+        if fault and "code" in fault and method == "broadcast_tx_sync":
+            return self.node.rejected(args[0], fault["code"], fault.get("codespace", ""))
         try:
             return getattr(self.node, method)(*args)
         except RPCMethodError as exc:
@@ -179,6 +184,7 @@ class CometRPCServer(ThreadingHTTPServer):
 class CometRPCHandler(BaseHTTPRequestHandler):
     server: CometRPCServer
     protocol_version = "HTTP/1.1"  # keep-alive, as CometBFT's net/http server
+    _fault: dict | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
         return
@@ -195,8 +201,10 @@ class CometRPCHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _faulted(self, method: str) -> bool:
-        """Log the call (and apply injected latency); answer an injected HTTP failure."""
+        """Log the call (and apply injected latency); answer an injected HTTP failure. Any
+        other injected fault is kept for `run`."""
         fault = self.server.emulator.observe("rpc", method)
+        self._fault = fault
         if fault and "http_status" in fault:
             self._send(
                 fault["http_status"], fault.get("body", "injected failure").encode(), "text/plain"
@@ -222,7 +230,7 @@ class CometRPCHandler(BaseHTTPRequestHandler):
                 args = call_args(route, query, from_uri=True)
             except (ValueError, json.JSONDecodeError) as exc:
                 raise _invalid_params(str(exc), "http") from None
-            result = self.server.run(method, route, args)
+            result = self.server.run(method, route, args, self._fault)
         except RPCError as exc:
             self._send(500, go_json({"jsonrpc": "2.0", "id": URI_REQUEST_ID, "error": exc.body()}))
             return
@@ -278,7 +286,7 @@ class CometRPCHandler(BaseHTTPRequestHandler):
                 args = call_args(route, params if params is not None else {}, from_uri=False)
             except ValueError as exc:
                 raise _invalid_params(str(exc)) from None
-            result = self.server.run(method, route, args)
+            result = self.server.run(method, route, args, self._fault)
         except RPCError as exc:
             return {"jsonrpc": "2.0", "id": rid, "error": exc.body()}, False
         return {"jsonrpc": "2.0", "id": rid, "result": result}, self.server.cacheable(route, args)
