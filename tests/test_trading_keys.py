@@ -269,7 +269,7 @@ def test_trading_key_settings_from_flag_env_and_config_file(tmp_path: Path) -> N
 
 
 def test_a_trading_key_costs_no_extra_round_trip(chain_cli: ChainCli, tmp_path: Path) -> None:
-    """With --authenticator-id, a warm place or cancel is the same calls as the owner's;
+    """With --authenticator-id, a warm place is the same calls as the owner's;
     without it, one GetAuthenticators per process finds the authenticator."""
     key_file = _key_file(tmp_path, "trader.key", TRADER_HEX)
     trader = Trader(chain_cli, key_file, _add(chain_cli, key_file)["id"])
@@ -284,5 +284,5 @@ def test_a_trading_key_costs_no_extra_round_trip(chain_cli: ChainCli, tmp_path: 
     owner = calls(lambda: chain_cli.place(*LIMIT))
     with_id = calls(lambda: trader.json("place", *LIMIT))
     looked_up = calls(lambda: Trader(chain_cli, key_file, None).json("place", *LIMIT))
-    assert owner == with_id == ["BroadcastTx"]
-    assert looked_up == ["BroadcastTx", "GetAuthenticators"]
+    assert owner == with_id and owner.count("BroadcastTx") == 1
+    assert looked_up == sorted([*owner, "GetAuthenticators"])
