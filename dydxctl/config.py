@@ -28,17 +28,25 @@ class Network:
     indexer: str
     # The bound dydxctl keeps short-term GTBs within; 20 is valid on every chain version.
     short_block_window: int = SHORT_BLOCK_WINDOW
+    # The Indexer websocket (socks); on the local network socks has its own port, 3003
+    # (v4-chain indexer/docker-compose-local-deployment.yml WS_PORT).
+    websocket: str = "ws://127.0.0.1:3003/v4/ws"
 
 
 NETWORKS: dict[str, Network] = {
     "mainnet": Network(
-        "mainnet", "dydx-mainnet-1", "dydx-ops-grpc.kingnodes.com:443", "https://indexer.dydx.trade"
+        "mainnet",
+        "dydx-mainnet-1",
+        "dydx-ops-grpc.kingnodes.com:443",
+        "https://indexer.dydx.trade",
+        websocket="wss://indexer.dydx.trade/v4/ws",
     ),
     "testnet": Network(
         "testnet",
         "dydx-testnet-4",
         "test-dydx-grpc.kingnodes.com:443",
         "https://indexer.v4testnet.dydx.exchange",
+        websocket="wss://indexer.v4testnet.dydx.exchange/v4/ws",
     ),
     # The same ports as dYdX's own localnet, so a real local chain works as well as ours.
     "local": Network("local", "localdydxprotocol", "127.0.0.1:9090", "http://127.0.0.1:3002"),
@@ -90,6 +98,7 @@ class Settings:
     address: str | None = None
     trading_key_file: Path | None = None
     authenticator_id: int | None = None
+    websocket: str = ""  # the Indexer websocket URL (ws:// or wss://)
 
     @property
     def indexer_base(self) -> str:
@@ -118,6 +127,7 @@ _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "db": str, "json": bool, "log_file": str, "mnemonic_file": str,
     "address": str, "trading_key_file": str, "authenticator_id": int,
     "short_block_window": int, "timeout": (int, float), "features": dict, "prune": dict,
+    "websocket": str,
 }  # fmt: skip
 _TABLE_KEYS: dict[str, dict[str, type]] = {
     "features": {"cancel": bool, "cancel_from_metadata": bool},
@@ -238,7 +248,8 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     config_path = Path(config_flag) if config_flag else app_dir(env) / "config.toml"
     file = load_config_file(config_path, required=bool(config_flag))
 
-    for key in ("network", "grpc", "indexer", "chain_id", "db", "log_file", "mnemonic_file"):
+    for key in ("network", "grpc", "indexer", "chain_id", "db", "log_file", "mnemonic_file",
+                "websocket"):  # fmt: skip
         if flags.get(key) is not None and not str(flags[key]).strip():
             option = "--" + key.replace("_", "-")
             raise BadInput(f"{option} '' is empty.", f"Give a value to {option}, or leave it out.")
@@ -273,7 +284,10 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
             "It is the node's ShortBlockWindow: 20, or 40 on v9.5+.",
         )
     if window != network.short_block_window:
-        network = Network(network.name, network.chain_id, network.grpc, network.indexer, window)
+        network = Network(
+            network.name, network.chain_id, network.grpc, network.indexer, window,
+            network.websocket,
+        )  # fmt: skip
 
     features_file: Mapping[str, Any] = file.get("features", {})
     cancel_from_metadata = features_file.get("cancel_from_metadata", True)
@@ -293,6 +307,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     if not 0 < timeout_s <= 600:  # also refuses nan and inf
         raise BadInput(
             f"Timeout {timeout_text!r} is not a number of seconds in (0, 600].", "e.g. --timeout 5"
+        )
+    websocket = str(
+        pick("websocket", "DYDXCTL_WEBSOCKET")
+        or _websocket_for(network, pick("indexer", "DYDXCTL_INDEXER"))
+    )
+    if not websocket.startswith(("ws://", "wss://")):
+        raise BadInput(
+            f"Websocket URL {websocket!r} is not ws:// or wss://.",
+            "e.g. --websocket wss://indexer.dydx.trade/v4/ws",
         )
     db = pick("db", "DYDXCTL_DB")
     log_file = pick("log_file", "DYDXCTL_LOG_FILE")
@@ -318,6 +341,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
                 "`dydxctl keys list` shows the ids, e.g. --authenticator-id 3.",
             )
         authenticator_id = int(text)
+    check_transport(websocket, insecure=insecure)
     return Settings(
         network=network,
         grpc=str(pick("grpc", "DYDXCTL_GRPC", network.grpc)),
@@ -337,6 +361,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         address=pick("address", "DYDXCTL_ADDRESS"),
         trading_key_file=Path(trading_key_file).expanduser() if trading_key_file else None,
         authenticator_id=authenticator_id,
+        websocket=websocket,
     )
 
 
@@ -351,15 +376,34 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_transport(indexer: str, *, insecure: bool) -> None:
-    """A plaintext (http://) Indexer off loopback needs --insecure: its market parameters
-    decide what is signed, and anyone on the path could change them."""
+    """A plaintext (http:// or ws://) Indexer off loopback needs --insecure: its market
+    parameters decide what is signed, its answers what is reported final, and anyone on
+    the path could change them."""
     parts = urlsplit(indexer)
     off_machine = bool(parts.hostname) and not is_loopback_host(parts.hostname or "")
-    if parts.scheme == "http" and off_machine and not insecure:
+    if parts.scheme in ("http", "ws") and off_machine and not insecure:
+        secure = "https://" if parts.scheme == "http" else "wss://"
         raise BadInput(
-            f"The Indexer {indexer} is plaintext http:// on another host.",
-            "Use https://, or pass --insecure (DYDXCTL_INSECURE=1) if you really mean plaintext.",
+            f"The Indexer {indexer} is plaintext {parts.scheme}:// on another host.",
+            f"Use {secure}, or pass --insecure (DYDXCTL_INSECURE=1) if you really mean plaintext.",
         )
+
+
+def _websocket_for(network: Network, indexer: str | None) -> str:
+    """The websocket beside an Indexer given by hand: the same origin with /v4/ws, as the
+    public Indexers serve it; on the local network socks listens on the Indexer's port + 1
+    (3002/3003 in v4-chain indexer/docker-compose-local-deployment.yml, and the emulator's
+    default). Without an Indexer override, the network's own websocket."""
+    if not indexer:
+        return network.websocket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(indexer if "://" in indexer else f"http://{indexer}")
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    if network.name == "local" and port:
+        port += 1
+    return f"{scheme}://{host}{f':{port}' if port else ''}/v4/ws"
 
 
 def environ() -> Mapping[str, str]:

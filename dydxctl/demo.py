@@ -44,6 +44,7 @@ def run_demo(settings: Settings, narrate: Narrate) -> dict[str, Any]:
             network=NETWORKS["local"],
             grpc=emulator.grpc_target,
             indexer=emulator.indexer_url,
+            websocket=emulator.ws_url,
             chain_id=emulator.state.chain_id,
             insecure=False,
             db=Path(tmp) / "demo.db",

@@ -152,7 +152,8 @@ class ChainCli(Cli):
         twice is refused)."""
         defaults = {
             "--network": "local", "--grpc": self.emu.grpc_target,
-            "--indexer": self.emu.indexer_url, "--db": str(self.db_path),
+            "--indexer": self.emu.indexer_url, "--websocket": self.emu.ws_url,
+            "--db": str(self.db_path),
         }  # fmt: skip
         given = {a.partition("=")[0] for a in overridden}
         return [x for k, v in defaults.items() if k not in given for x in (k, v)]
@@ -184,5 +185,5 @@ def dydxctl_argv(emu: Any, db: Path, *args: str) -> list[str]:
 
     return [
         sys.executable, "-m", "dydxctl", "--network", "local", "--grpc", emu.grpc_target,
-        "--indexer", emu.indexer_url, "--db", str(db), *args,
+        "--indexer", emu.indexer_url, "--websocket", emu.ws_url, "--db", str(db), *args,
     ]  # fmt: skip

@@ -442,6 +442,8 @@ HARDENING_CASES = [
          "-1", also=("0.1<=x<=3600",)),
     Case("emulator --block-time nan", ["emulator", "--block-time", "nan"], 2,
          "Block time 'nan' is out of range", also=("between 0 and 3600s",)),
+    Case("watch --replay of a missing file", ["watch", "--replay", "/nonexistent/ws.json"], 2,
+         "/nonexistent/ws.json", also=("does not exist",)),
     Case("unknown status names the valid words", ["orders", "--status", "gone"], 2,
          "Unknown status 'gone'", also=("cancel_pending", "any case")),
     Case("Indexer rate limit (429)", ["cancel", "6b2c0e8e-0000-5000-8000-000000000000"], 7,

@@ -64,6 +64,7 @@ COMMAND_ERRORS: dict[str, tuple[list[str], str, dict[str, str], int]] = {
     "keys add": (["keys", "add", "--public-key", "02" + "ab" * 32], "dead-node", {}, 7),
     "keys list": (["keys", "list"], "dead-node", {}, 7),
     "keys remove": (["keys", "remove", "3"], "dead-node", {}, 7),
+    "watch": (["watch", "--replay", "KEY"], "", {}, 2),  # a replay file that does not exist
 }  # fmt: skip
 
 
