@@ -267,6 +267,11 @@ class PgStore(Store):
         MVCC a batch blocks no reader and no writer of other rows."""
         return super().prune(batch_size=batch_size, **kwargs)
 
+    @contextlib.contextmanager
+    def _bulk_delete_session(self) -> Iterator[Callable[[], None]]:
+        """PostgreSQL needs no tuning between prune batches (no WAL checkpoint to defer)."""
+        yield lambda: None
+
     def _prune_batch(self, select_sql: str, params: dict[str, Any]) -> int:
         """One batch by ctid (PostgreSQL's rowid), skipping rows another host has locked;
         the orders' events go in the same statement (schema_pg.sql has no cascade)."""
