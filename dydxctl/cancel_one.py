@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import cancel_wait, chain, codes, expiry, finality, logs
+from dydxctl import cancel_wait, chain, codes, expiry, finality, height_estimate, logs
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
@@ -129,10 +129,14 @@ def cancel(
 
     gtb = gtbt = None
     if flags == chain.ORDER_FLAGS_SHORT_TERM:
-        clock = expiry.chain_clock(rt)
+        # One round trip: the order's own GTB is valid for as long as the order lives, so
+        # the chain's clob 10 is the evidence that it has expired. A height already observed
+        # (height_estimate.known_height) past the GTB refuses it without a broadcast.
+        known = height_estimate.known_height(rt)
+        clock = expiry.ChainClock(known if known is not None else 0, 0)
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], clock.height)
         if gtb is None:
-            evidence = expiry.expiry_evidence(row, clock)
+            evidence = f"observed {expiry.expiry_evidence(row, clock)}"
             finality.settle(store, row, "EXPIRED", None, evidence)
             raise OrderExpired(
                 f"Order {order_uuid} expired ({evidence}). Nothing was sent.",
