@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, expiry, indexer_orders, lifecycle, logs
+from dydxctl import cancel_fanout, chain, expiry, height_estimate, indexer_orders, lifecycle, logs
 from dydxctl.errors import DydxctlError
 from dydxctl.store import LIVE_STATUSES
 
@@ -28,11 +28,36 @@ def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[s
     """Live rows of the store ∪ open orders the Indexer knows (recorded in the store)."""
     store = rt.store()
     wallet = rt.wallet()
-    rows = {
+    indexer = rt.indexer()
+    with cancel_fanout.in_background(  # the Indexer's listing while the store is read
+        lambda: indexer.orders(wallet.address, subaccount, status=INDEXER_OPEN_STATUSES,
+                               ticker=market)
+    ) as listing_future:  # fmt: skip
+        rows = _stored_rows(rt, store, wallet.address, market, subaccount)
+        listing = listing_future.result()
+    parsed, skipped = indexer_orders.rows_from_listing(
+        rt, [d for d in listing if not (isinstance(d, dict) and d.get("id") in rows)], subaccount
+    )
+    with store.write():
+        for row in parsed:
+            if row["order_id"] in rows:
+                continue
+            if store.get(row["order_id"]) is None:
+                store.insert_order(row, detail="recorded from the Indexer by cancel --all")
+                rows[row["order_id"]] = row
+    for warning in skipped:
+        log.warning("cancel --all: Indexer order %s %s", warning["order_id"], warning["detail"])
+    return list(rows.values())
+
+
+def _stored_rows(
+    rt: Runtime, store: Any, address: str, market: str | None, subaccount: int
+) -> dict[str, dict[str, Any]]:
+    return {
         r["order_id"]: r
         for r in store.list_orders(
             chain_id=rt.settings.chain_id,
-            address=wallet.address,
+            address=address,
             market=market,
             statuses=LIVE_STATUSES,
         )
@@ -41,21 +66,6 @@ def open_orders(rt: Runtime, market: str | None, subaccount: int) -> list[dict[s
         if r["subaccount_number"] == subaccount
         and not (r["status"] == "CANCEL_PENDING" and r["order_flags"] == 0)
     }
-    listing = rt.indexer().orders(
-        wallet.address, subaccount, status=INDEXER_OPEN_STATUSES, ticker=market
-    )
-    parsed, skipped = indexer_orders.rows_from_listing(
-        rt, [d for d in listing if not (isinstance(d, dict) and d.get("id") in rows)], subaccount
-    )
-    for row in parsed:
-        if row["order_id"] in rows:
-            continue
-        if store.get(row["order_id"]) is None:
-            store.insert_order(row, detail="recorded from the Indexer by cancel --all")
-            rows[row["order_id"]] = row
-    for warning in skipped:
-        log.warning("cancel --all: Indexer order %s %s", warning["order_id"], warning["detail"])
-    return list(rows.values())
 
 
 def cancel_all(
@@ -66,12 +76,24 @@ def cancel_all(
 
     if not rt.settings.features.cancel:
         raise Disabled("Cancelling is switched off by [features] cancel = false.", "")
-    orders = open_orders(rt, market, subaccount)
+    node = rt.node()
+    with cancel_fanout.in_background(node.latest_block) as latest_future:  # in parallel too
+        orders = open_orders(rt, market, subaccount)
+        latest = latest_future.result()
+    clock = expiry.ChainClock(latest.height, latest.time_unix, latest.time_ms)
+    height_estimate.observe(rt, clock)
     short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
     stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
     results: list[dict[str, Any]] = []
+    if not dry_run:
+        results += cancel_fanout.cancel_rows(
+            rt, short_term, stateful, subaccount, clock, _result_row,
+            lambda row, exc, tx_hash: _result_row(row, f"FAILED ({exc.kind})", tx_hash,
+                                                  exc.message),
+        )  # fmt: skip
+        short_term = stateful = []
     if short_term:
-        results += _batch_cancel(rt, short_term, subaccount, dry_run)
+        results += _batch_cancel(rt, short_term, subaccount, dry_run, clock)
     for row in stateful:
         try:
             outcome = lifecycle.cancel(rt, row["order_id"], dry_run=dry_run)
@@ -98,13 +120,14 @@ def _result_row(row: dict[str, Any], outcome: str, tx_hash: str | None, detail: 
 
 
 def _batch_cancel(
-    rt: Runtime, rows: list[dict[str, Any]], subaccount: int, dry_run: bool
-) -> list[dict[str, Any]]:
+    rt: Runtime, rows: list[dict[str, Any]], subaccount: int, dry_run: bool,
+    latest: expiry.ChainClock,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The dry run's batches (cancel_fanout.py sends the real ones)."""
     from dydxctl.orders import make_order_id
     from dydxctl.tx import batch_cancel_msg
 
     store = rt.store()
-    latest = expiry.chain_clock(rt)
     live = []
     results = []
     for row in rows:

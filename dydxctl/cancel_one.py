@@ -273,6 +273,8 @@ def _cancel_rejected(
     _record_attempt(store, row, started, rejection, tx_hash=answer.tx_hash)
     if pair in codes.EXPIRED_CODES:
         said = f"the chain answered ({answer.codespace}, {answer.code}): its good-til has passed"
+        if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:  # the order's own GTB was sent
+            said += f" (good_til_block {row['good_til_block']})"
         finality.settle(store, row, "EXPIRED", None, said)
         raise OrderExpired(
             f"Order {row['order_id']} has expired ({said}). Nothing to cancel.",

@@ -211,6 +211,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
     )
     crash_point("place:after_pending_row")
+
     def remember(resigned: SignedTx, **fields: Any) -> None:
         if resigned.tx_hash != row["place_tx_hash"]:
             store.transition(
