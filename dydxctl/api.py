@@ -94,7 +94,7 @@ class Client:
         size: Decimal | str,
         *,
         price: Decimal | str | None = None,
-        type: str = "limit",  # noqa: A002 - the order's type, as the CLI names it
+        type: str = "limit",  # the order type, as the CLI names it
         time_in_force: str | None = None,
         good_til_blocks: int | None = None,
         good_til: str | None = None,
@@ -125,9 +125,7 @@ class Client:
         (accepted) or, with `wait`, CANCELED; a filled or expired order raises."""
         from dydxctl.lifecycle import cancel
 
-        return cancel(
-            self.runtime, order_id, dry_run=dry_run, wait=wait, wait_timeout_s=timeout_s
-        )
+        return cancel(self.runtime, order_id, dry_run=dry_run, wait=wait, wait_timeout_s=timeout_s)
 
     def cancel_all(
         self, *, market: str | None = None, subaccount: int = 0, dry_run: bool = False
