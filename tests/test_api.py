@@ -31,8 +31,7 @@ SIGNATURES = {
     "dry_run: 'bool' = False) -> 'CancelResult'",
     "cancel_all": "(self, *, market: 'str | None' = None, subaccount: 'int' = 0, "
     "dry_run: 'bool' = False) -> 'dict[str, Any]'",
-    "sync": "(self, *, import_orders: 'bool' = False, subaccount: 'int' = 0) "
-    "-> 'dict[str, Any]'",
+    "sync": "(self, *, import_orders: 'bool' = False, subaccount: 'int' = 0) -> 'dict[str, Any]'",
     "wait": "(self, order_id: 'str', *, timeout_s: 'float' = 60.0) -> 'CancelResult'",
     "order": "(self, order_id: 'str') -> 'dict[str, Any] | None'",
     "close": "(self) -> 'None'",

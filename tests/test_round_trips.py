@@ -20,8 +20,13 @@ LIMIT = {"price": "50000", "size": "0.001", "market": "BTC-USD", "side": "buy"}
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[tuple[Client, Emulator]]:
     with Emulator(block_time_s=0) as emu:
-        client = Client.open(network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
-                             db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC})
+        client = Client.open(
+            network="local",
+            grpc=emu.grpc_target,
+            indexer=emu.indexer_url,
+            db=tmp_path / "orders.db",
+            env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+        )
         client.place(**LIMIT, good_til_blocks=5)  # warm: market, account number, a block
         emu.reset_calls()
         yield client, emu
@@ -90,7 +95,7 @@ def test_cancel_all_lists_in_parallel_then_sends_every_tx_together(
 def test_estimate_caps_are_valid_at_every_later_height() -> None:
     observed = height_estimate.Observation(100, 1_800_000_000_000, 0.0, "boot", 1000)
     guess = height_estimate.Estimate(ChainClock(130, 1_800_000_030, 1_800_000_030_000), observed)
-    low, high = chain.good_til_block_bounds(100, 40)
+    _low, high = chain.good_til_block_bounds(100, 40)
     assert guess.cap_good_til_block(130 + 40, 40) == high == 141
     assert guess.cap_good_til_block(135, 40) == 135
     window = chain.STATEFUL_ORDER_TIME_WINDOW_SECONDS

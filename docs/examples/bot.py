@@ -31,11 +31,21 @@ def run(grpc: str, indexer: str, db: Path) -> list[dict]:
     # Open once: one store, one gRPC channel, one Indexer connection for the bot's life.
     with Client.open(network="local", grpc=grpc, indexer=indexer, db=db, env=env) as client:
         short = client.place("BTC-USD", "buy", "0.001", price="50000", good_til_blocks=4)
-        steps.append({"step": "place short-term", "order_id": short.order["order_id"],
-                      "good_til_block": short.order["good_til_block"]})
+        steps.append(
+            {
+                "step": "place short-term",
+                "order_id": short.order["order_id"],
+                "good_til_block": short.order["good_til_block"],
+            }
+        )
         long = client.place("ETH-USD", "sell", "0.01", price="4000", good_til="1h")
-        steps.append({"step": "place long-term", "order_id": long.order["order_id"],
-                      "good_til_block_time": long.order["good_til_block_time"]})
+        steps.append(
+            {
+                "step": "place long-term",
+                "order_id": long.order["order_id"],
+                "good_til_block_time": long.order["good_til_block_time"],
+            }
+        )
         cancelled = client.cancel(short.order["order_id"])
         steps.append({"step": "cancel", "outcome": cancelled.outcome})
         everything = client.cancel_all()  # the long-term one (the short one is on its way)
