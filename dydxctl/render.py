@@ -11,16 +11,16 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
-
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dydxctl.chain import order_kind
 from dydxctl.durations import format_unix
 from dydxctl.errors import DydxctlError
+
+if TYPE_CHECKING:  # rich costs ~50 ms to import: only human output loads it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 # Keys of an order object in every JSON output (SPEC §2: `orders --json`).
 ORDER_JSON_KEYS = (
@@ -38,6 +38,8 @@ STATUS_STYLES = {
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal (pipes, tests) keep lines long enough that UUIDs never wrap.
     width = None if stream.isatty() else 200
@@ -77,10 +79,14 @@ def _good_til(row: Mapping[str, Any]) -> str:
 
 
 def _status(status: str | None) -> Text:
+    from rich.text import Text
+
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
 def orders_table(rows: Sequence[Mapping[str, Any]], title: str = "Orders") -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for name in ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
                  "GOOD TIL", "STATUS"):  # fmt: skip
@@ -95,6 +101,9 @@ def orders_table(rows: Sequence[Mapping[str, Any]], title: str = "Orders") -> Ta
 
 
 def key_value_table(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -164,6 +173,9 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
 
 def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
     """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
@@ -178,6 +190,9 @@ def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
 
 
 def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="dydxctl doctor", title_justify="left")
     for name in ("CHECK", "RESULT", "DETAIL"):
         table.add_column(name, overflow="fold")
@@ -188,6 +203,8 @@ def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def events_table(events: Sequence[Mapping[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Events", title_justify="left")
     for name in ("AT", "FROM", "TO", "TX HASH", "DETAIL"):
         table.add_column(name, overflow="fold")
@@ -215,6 +232,9 @@ def show(*renderables: Any) -> None:
 
 def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
     """An error as a panel on stderr, or as {"error": {...}} on stdout with --json."""
+    from rich.panel import Panel
+    from rich.text import Text
+
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     if as_json:
@@ -232,6 +252,8 @@ def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
 
 
 def stats_tables(data: Mapping[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Cancellation metrics", title_justify="left")
     for name in ("MARKET", "ATTEMPTS", "SUCCESSES", "FAILURES", "SUCCESS RATE", "P50 MS",
                  "P95 MS", "FAILURES BY KIND"):  # fmt: skip
