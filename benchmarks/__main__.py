@@ -31,10 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    parser.add_argument("--only", nargs="*", help="round_trips latency startup signing store")
+    parser.add_argument(
+        "--only", nargs="*", help="round_trips latency startup signing store cancel_wait"
+    )
     args = parser.parse_args(argv)
 
-    from benchmarks import latency, round_trips, signing, startup, store_scale
+    from benchmarks import cancel_wait, latency, round_trips, signing, startup, store_scale
 
     quick = args.quick
     suite = {
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         "startup": lambda: startup.run(runs=2 if quick else 20),
         "signing": lambda: signing.run(count=50 if quick else 2000),
         "store": lambda: store_scale.run(5_000 if quick else 1_000_000),
+        "cancel_wait": lambda: {
+            "0ms": cancel_wait.run(rounds=1 if quick else 5),
+            "25ms": cancel_wait.run(rounds=1 if quick else 5, latency_ms=25.0),
+        },
     }
     results: dict[str, Any] = {"machine": machine()}
     for name, bench in suite.items():

@@ -21,10 +21,10 @@ OFFICIAL_CLIENT = "dydx-v4-client==1.1.5"
 OFFICIAL_FLOW = Path(__file__).resolve().parent.parent / "tests" / "compat" / "official_flow.py"
 
 
-def runtime_for(emulator: Emulator, db: Path) -> Runtime:
+def runtime_for(emulator: Emulator, db: Path, *, websocket: str | None = None) -> Runtime:
     settings = resolve(
         {"network": "local", "grpc": emulator.grpc_target, "indexer": emulator.indexer_url,
-         "db": str(db)},
+         "db": str(db), "websocket": websocket or emulator.ws_url},
         {},
     )  # fmt: skip
     return Runtime(settings, env={"DYDX_MNEMONIC": BENCH_MNEMONIC})

@@ -113,6 +113,10 @@ def cancel(
     row, source = find_order(rt, key, record=not dry_run)
     store = rt.store()
     finality.refuse_final(row)
+    if wait and not dry_run:  # listen before sending, so the removal cannot slip past
+        from dydxctl import ws_wait
+
+        ws_wait.follow(rt, row["address"], row["subaccount_number"])
     resent = ""
     if row["status"] == "CANCEL_PENDING" and not dry_run:
         row, resent = _recheck_pending(rt, row)

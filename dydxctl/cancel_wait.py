@@ -28,18 +28,27 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
     raise their documented errors (exit 4 / 5); a cancel that failed in its block raises
     ChainRejected (6); the timeout raises WaitTimedOut (11). A short-term wait ends by
     itself when the order's good-til-block passes."""
+    from dydxctl import ws_wait
+
     store = rt.store()
     row = result.order
     deadline = time.monotonic() + timeout_s
+    # The Indexer websocket's word, when it has one (ws_wait: listening since before the
+    # broadcast); the polling below is the fallback and carries on while it is silent.
+    heard = ws_wait.listen_first(rt, store, row, WAIT_POLL_S)
     while True:
-        clock = expiry.fresh_chain_clock(rt)
         current = store.get(row["order_id"]) or row
-        indexer_height = finality.IndexerHeight(rt)
-        if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
-            indexer_height()  # before the order: what it shows is at least this recent
-        data = rt.indexer().order(row["order_id"])
-        verdict = finality.judge(rt, current, data, clock, indexer_height)
-        updated = finality.apply(store, current, verdict)
+        if heard and current["status"] in ("CANCELED", "FILLED", "EXPIRED"):
+            verdict = finality.Verdict(current["status"], heard)
+            updated, data = current, None
+        else:
+            clock = expiry.fresh_chain_clock(rt)
+            indexer_height = finality.IndexerHeight(rt)
+            if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:
+                indexer_height()  # before the order: what it shows is at least this recent
+            data = rt.indexer().order(row["order_id"])
+            verdict = finality.judge(rt, current, data, clock, indexer_height)
+            updated = finality.apply(store, current, verdict)
         status = updated["status"]
         if status == "CANCELED":
             from dydxctl.cancel_one import CancelResult
@@ -78,4 +87,4 @@ def wait_until_final(rt: Runtime, result: CancelResult, timeout_s: float) -> Can
                 order_id=row["order_id"], status=status, indexer_status=our_status(
                     (data or {}).get("status")) if data else None,
             )  # fmt: skip
-        time.sleep(WAIT_POLL_S)
+        heard = ws_wait.pause(rt, store, row, WAIT_POLL_S)

@@ -158,6 +158,10 @@ def main_options(
         str | None, typer.Option(help="Indexer origin URL. (env DYDXCTL_INDEXER)")
     ] = None,
     chain_id: Annotated[str | None, typer.Option(help="Chain id. (env DYDXCTL_CHAIN_ID)")] = None,
+    websocket: Annotated[
+        str | None,
+        typer.Option(help="Indexer websocket URL, ws(s)://…/v4/ws. (env DYDXCTL_WEBSOCKET)"),
+    ] = None,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -196,6 +200,7 @@ def main_options(
         "config": str(config) if config else None, "json": json_output or None,
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
         "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
+        "websocket": websocket,
     }  # fmt: skip
     from dydxctl.config import environ, resolve
     from dydxctl.runtime import Runtime
@@ -359,6 +364,11 @@ def place_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; store and send nothing.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait until the Indexer has it on the book (or removed)."),
+    ] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 30.0,
 ) -> None:
     """Sign and broadcast an order; its metadata is stored before the broadcast."""
     from dydxctl import lifecycle
@@ -380,15 +390,27 @@ def place_command(
         client_id=client_id,
         subaccount=subaccount,
     )
+    placed: dict[str, Any] = {}
+    if wait and not dry_run:  # listen before sending, so nothing slips past
+        from dydxctl import ws_wait
+
+        ws_wait.follow(runtime, runtime.wallet().address, subaccount)
     result = lifecycle.place(runtime, request, dry_run=dry_run)
+    if wait and not dry_run:
+        placed = ws_wait.wait_placed(runtime, result.order, wait_timeout)
+        result.order = runtime.store().get(result.order["order_id"]) or result.order
     if runtime.settings.json:
         data = {**render.order_object(result.order), "tx_hash": result.tx_hash}
+        if placed:
+            data["evidence"] = placed["evidence"]
         if result.dry_run:
             data["dry_run"] = True
             data["tx_bytes"] = result.tx_bytes
         render.emit_json(data)
     else:
         title = "Dry run: signed, not sent" if result.dry_run else "Order placed"
+        if placed:
+            title += f" — {placed['evidence']}"
         render.show(render.order_detail(result.order, title=title))
 
 
@@ -406,8 +428,9 @@ def cancel_command(
         bool,
         typer.Option(
             "--wait",
-            help="Wait for the evidence that the order is final: exit 0 CANCELED, 4 FILLED, "
-            "5 EXPIRED, 6 the cancel failed in its block, 11 timed out.",
+            help="Wait for the evidence that the order is final (the Indexer websocket, else "
+            "polling): exit 0 CANCELED, 4 FILLED, 5 EXPIRED, 6 the cancel failed in its "
+            "block, 11 timed out.",
         ),
     ] = False,
     wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
@@ -424,10 +447,17 @@ def cancel_command(
     if all_orders:
         from dydxctl.cancel_all import cancel_all
 
+        if wait and not dry_run:  # listen before sending, so nothing slips past
+            from dydxctl import ws_wait
+
+            ws_wait.follow(runtime, runtime.wallet().address, subaccount)
         outcome = cancel_all(
             runtime, market=market.upper() if market else None, subaccount=subaccount,
             dry_run=dry_run,
         )  # fmt: skip
+        if wait and not dry_run:
+            ws_wait.wait_all(runtime, outcome["orders"], wait_timeout)
+            outcome["summary"] += "; after --wait: " + ws_wait.outcome_counts(outcome["orders"])
         render.output(
             runtime.settings.json,
             outcome,
@@ -538,6 +568,53 @@ def stats_command(
     render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
 
 
+@app.command("watch")
+@handles_errors
+def watch_command(
+    ctx: typer.Context,
+    subaccount: Annotated[
+        list[int] | None, typer.Option(min=0, help="Subaccount(s) to follow (default 0).")
+    ] = None,
+    market: Annotated[str | None, typer.Option(help="Only this market, e.g. BTC-USD.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Whose orders (default: the wallet's address).")
+    ] = None,
+    parent: Annotated[
+        bool, typer.Option("--parent", help="Follow v4_parent_subaccounts (isolated children).")
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many order updates.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=0, help="Stop after this many seconds.")
+    ] = None,
+    keep_final: Annotated[
+        float, typer.Option(min=0, help="Seconds a final order stays on screen.")
+    ] = 30.0,
+    replay: Annotated[
+        list[Path] | None,
+        typer.Option(help="Show recorded websocket messages instead (view only; no store)."),
+    ] = None,
+) -> None:
+    """Live orders from the Indexer websocket; with --json, one JSON object per event."""
+    from dydxctl.watch import Watcher, WatchOptions, load_replay
+
+    runtime = runtime_of(ctx)
+    options = WatchOptions(
+        subaccounts=subaccount or [0], market=market.upper() if market else None,
+        parent=parent, as_json=runtime.settings.json, count=count, duration_s=duration,
+        keep_final_s=keep_final,
+    )  # fmt: skip
+    if replay:
+        from dydxctl.ws_client import replay as replay_events
+
+        messages = [m for path in replay for m in load_replay(str(path))]
+        Watcher(None, address or "replay", options).run_replay(replay_events(messages))
+        return
+    who = address or runtime.wallet().address
+    Watcher(runtime, who, options).run_live(runtime.settings.websocket)
+
+
 @app.command("demo")
 @handles_errors
 def demo_command(ctx: typer.Context) -> None:
@@ -577,6 +654,15 @@ def emulator_command(
     indexer_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Indexer port (0: any free).")
     ] = 3002,
+    ws_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Indexer websocket port (0: any free). Default: the Indexer port + 1, as in "
+            "dYdX's localnet (3003), or any free one with --indexer-port 0.",
+        ),
+    ] = None,
     rpc_port: Annotated[
         int, typer.Option(min=0, max=65535, help="CometBFT JSON-RPC port (0: any free).")
     ] = 26657,
@@ -604,6 +690,7 @@ def emulator_command(
         run_foreground(
             grpc_port=grpc_port,
             indexer_port=indexer_port,
+            ws_port=ws_port if ws_port is not None else (indexer_port + 1 if indexer_port else 0),
             rpc_port=rpc_port,
             block_time_s=_seconds(block_time),
             latency_ms=latency_ms,

@@ -25,17 +25,25 @@ class Network:
     indexer: str
     # The bound dydxctl keeps short-term GTBs within; 20 is valid on every chain version.
     short_block_window: int = SHORT_BLOCK_WINDOW
+    # The Indexer websocket (socks); on the local network socks has its own port, 3003
+    # (v4-chain indexer/docker-compose-local-deployment.yml WS_PORT).
+    websocket: str = "ws://127.0.0.1:3003/v4/ws"
 
 
 NETWORKS: dict[str, Network] = {
     "mainnet": Network(
-        "mainnet", "dydx-mainnet-1", "dydx-ops-grpc.kingnodes.com:443", "https://indexer.dydx.trade"
+        "mainnet",
+        "dydx-mainnet-1",
+        "dydx-ops-grpc.kingnodes.com:443",
+        "https://indexer.dydx.trade",
+        websocket="wss://indexer.dydx.trade/v4/ws",
     ),
     "testnet": Network(
         "testnet",
         "dydx-testnet-4",
         "test-dydx-grpc.kingnodes.com:443",
         "https://indexer.v4testnet.dydx.exchange",
+        websocket="wss://indexer.v4testnet.dydx.exchange/v4/ws",
     ),
     # The same ports as dYdX's own localnet, so a real local chain works as well as ours.
     "local": Network("local", "localdydxprotocol", "127.0.0.1:9090", "http://127.0.0.1:3002"),
@@ -81,6 +89,7 @@ class Settings:
     prune_keep: str = DEFAULT_PRUNE_KEEP
     config_path: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    websocket: str = ""  # the Indexer websocket URL (ws:// or wss://)
 
     @property
     def indexer_base(self) -> str:
@@ -162,7 +171,10 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     network = NETWORKS[name]
     window = int(file.get("short_block_window", network.short_block_window))
     if window != network.short_block_window:
-        network = Network(network.name, network.chain_id, network.grpc, network.indexer, window)
+        network = Network(
+            network.name, network.chain_id, network.grpc, network.indexer, window,
+            network.websocket,
+        )  # fmt: skip
 
     features_file = file.get("features", {})
     cancel_from_metadata = features_file.get("cancel_from_metadata", True)
@@ -183,6 +195,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         raise BadInput(
             f"Timeout {timeout_text!r} is not a number of seconds in (0, 600].", "e.g. --timeout 5"
         )
+    websocket = str(
+        pick("websocket", "DYDXCTL_WEBSOCKET")
+        or _websocket_for(network, pick("indexer", "DYDXCTL_INDEXER"))
+    )
+    if not websocket.startswith(("ws://", "wss://")):
+        raise BadInput(
+            f"Websocket URL {websocket!r} is not ws:// or wss://.",
+            "e.g. --websocket wss://indexer.dydx.trade/v4/ws",
+        )
     db = pick("db", "DYDXCTL_DB")
     log_file = pick("log_file", "DYDXCTL_LOG_FILE")
     mnemonic_file = pick("mnemonic_file", "DYDXCTL_MNEMONIC_FILE")
@@ -202,7 +223,25 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         prune_keep=str(file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)),
         config_path=config_path,
         timeout_s=timeout_s,
+        websocket=websocket,
     )
+
+
+def _websocket_for(network: Network, indexer: str | None) -> str:
+    """The websocket beside an Indexer given by hand: the same origin with /v4/ws, as the
+    public Indexers serve it; on the local network socks listens on the Indexer's port + 1
+    (3002/3003 in v4-chain indexer/docker-compose-local-deployment.yml, and the emulator's
+    default). Without an Indexer override, the network's own websocket."""
+    if not indexer:
+        return network.websocket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(indexer if "://" in indexer else f"http://{indexer}")
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    host, port = parts.hostname or "127.0.0.1", parts.port
+    if network.name == "local" and port:
+        port += 1
+    return f"{scheme}://{host}{f':{port}' if port else ''}/v4/ws"
 
 
 def environ() -> Mapping[str, str]:

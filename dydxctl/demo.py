@@ -30,6 +30,7 @@ def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[
             network=NETWORKS["local"],
             grpc=emulator.grpc_target,
             indexer=emulator.indexer_url,
+            websocket=emulator.ws_url,
             chain_id=emulator.state.chain_id,
             insecure=False,
             db=Path(tmp) / "demo.db",

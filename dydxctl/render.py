@@ -164,7 +164,7 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
         pairs.append(("cancel good til", format_unix(data["cancel_good_til_block_time"])))
     if data.get("cancel_tx_hash"):
         pairs.append(("cancel tx hash", data["cancel_tx_hash"]))
-    if data.get("evidence"):
+    if data.get("evidence"):  # --wait: what settled it (websocket, Indexer, block, height)
         pairs.append(("evidence", data["evidence"]))
     pairs.append(("metadata from", data.get("metadata_source", "store")))
     pairs.append(("latency", f"{data.get('latency_ms', 0):.1f} ms"))

@@ -136,6 +136,11 @@ def now_iso(now: datetime | None = None) -> str:
     return iso_ms((now or datetime.now(UTC)).timestamp())
 
 
+class IllegalTransition(InternalError):
+    """A status change the status machine forbids — e.g. because another process (a
+    `watch` applying the websocket) settled the order first."""
+
+
 @dataclass(frozen=True)
 class PruneSummary:
     expired_short_term: int
@@ -353,7 +358,7 @@ class Store:
                 raise OrderNotFound(f"Order {order_id} is not in the store.")
             from_status = current["status"]
             if from_status != to_status and to_status not in TRANSITIONS[from_status]:
-                raise InternalError(
+                raise IllegalTransition(
                     f"Illegal status change {from_status} → {to_status} for order {order_id}."
                 )
             self._update(order_id, {**fields, "status": to_status})

@@ -149,7 +149,7 @@ class ChainCli(Cli):
     def global_args(self) -> list[str]:
         return [
             "--network", "local", "--grpc", self.emu.grpc_target, "--indexer",
-            self.emu.indexer_url, "--db", str(self.db_path),
+            self.emu.indexer_url, "--websocket", self.emu.ws_url, "--db", str(self.db_path),
         ]  # fmt: skip
 
     def broadcasts(self) -> int:
@@ -179,5 +179,5 @@ def dydxctl_argv(emu: Any, db: Path, *args: str) -> list[str]:
 
     return [
         sys.executable, "-m", "dydxctl", "--network", "local", "--grpc", emu.grpc_target,
-        "--indexer", emu.indexer_url, "--db", str(db), *args,
+        "--indexer", emu.indexer_url, "--websocket", emu.ws_url, "--db", str(db), *args,
     ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import time
 
@@ -433,7 +434,8 @@ def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> No
     err = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10",
                          expect_exit=4)  # fmt: skip
     assert err["error"]["details"]["status"] == "FILLED"
-    assert "Indexer: FILLED" in err["error"]["message"]
+    # the evidence: REST ("Indexer: FILLED") or the websocket ("Indexer says FILLED")
+    assert re.search(r"Indexer(:| says) FILLED", err["error"]["message"])
     assert _row(chain_cli, order["order_id"])["status"] == "FILLED"
 
 

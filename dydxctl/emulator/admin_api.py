@@ -54,6 +54,10 @@ def _trigger(emulator: Any, body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
+def _ws_drop(emulator: Any, body: dict[str, Any]) -> Any:
+    return {"dropped": emulator.socks.drop_connections(refuse=bool(body.get("refuse")))}
+
+
 ROUTES = {
     "/admin/advance": lambda e, b: {"height": e.advance(int(b.get("blocks", 1)))},
     "/admin/fill": _fill,
@@ -64,6 +68,12 @@ ROUTES = {
     "/admin/drop": lambda e, b: (e.drop_next_stateful(), {"ok": True})[1],
     "/admin/indexer-lag": lambda e, b: (e.set_indexer_lag(int(b["blocks"])), {"ok": True})[1],
     "/admin/latency": _latency,
+    # the websocket (socks): drop every connection (refuse new ones with {"refuse": true}
+    # until /admin/ws/accept), lose the next messages, send a raw (malformed) frame
+    "/admin/ws/drop": _ws_drop,
+    "/admin/ws/accept": lambda e, b: (e.socks.accept_connections(), {"ok": True})[1],
+    "/admin/ws/lose": lambda e, b: (e.socks.lose_next(int(b.get("count", 1))), {"ok": True})[1],
+    "/admin/ws/inject": lambda e, b: (e.socks.inject(str(b["raw"])), {"ok": True})[1],
     "/admin/fault": _fault,
     "/admin/calls/reset": lambda e, b: (e.reset_calls(), {"ok": True})[1],
 }

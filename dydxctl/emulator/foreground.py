@@ -22,6 +22,7 @@ def run_foreground(
     indexer_port: int,
     rpc_port: int,
     block_time_s: float,
+    ws_port: int = 0,
     latency_ms: float,
     chain_id: str | None,
     as_json: bool,
@@ -40,6 +41,7 @@ def run_foreground(
     emulator = Emulator(
         grpc_port=grpc_port,
         indexer_port=indexer_port,
+        ws_port=ws_port,
         rpc_port=rpc_port,
         block_time_s=block_time_s,
         latency_ms=latency_ms,
@@ -52,9 +54,9 @@ def run_foreground(
         emulator.start()
     except (OSError, RuntimeError) as exc:
         raise EmulatorStartError(
-            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}/{rpc_port}: {exc}. "
-            "Another process may hold the port; pick others with --grpc-port/--indexer-port/"
-            "--rpc-port."
+            f"Cannot start the emulator on ports {grpc_port}/{indexer_port}/{ws_port}/"
+            f"{rpc_port}: {exc}. Another process may hold the port; pick others with "
+            "--grpc-port/--indexer-port/--ws-port/--rpc-port."
         ) from None
     stop = threading.Event()
 
@@ -71,11 +73,12 @@ def run_foreground(
     else:
         console.print(
             f"[bold]dydxctl emulator[/bold] chain [cyan]{summary['chain_id']}[/cyan]  gRPC "
-            f"[cyan]{emulator.grpc_target}[/cyan]  Indexer [cyan]{emulator.indexer_url}[/cyan]  "
-            f"JSON-RPC [cyan]{emulator.rpc_url}[/cyan]\n"
+            f"[cyan]{emulator.grpc_target}[/cyan]  Indexer [cyan]{emulator.indexer_url}[/cyan]"
+            f"  websocket [cyan]{emulator.ws_url}[/cyan]"
+            f"  JSON-RPC [cyan]{emulator.rpc_url}[/cyan]\n"
             + (f"(state restored from {state_dir})\n" if emulator.restored else "")
             + f"Use: dydxctl --network local --grpc {emulator.grpc_target} --indexer "
-            f"{emulator.indexer_url} …   (Ctrl-C stops)"
+            f"{emulator.indexer_url} --websocket {emulator.ws_url} …   (Ctrl-C stops)"
         )
 
     def status() -> Text:

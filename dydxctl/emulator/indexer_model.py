@@ -57,6 +57,8 @@ class IndexerModel:
         self.height = 1  # the last block the Indexer has processed
         self.block_time = 0.0
         self._queue: list[tuple[int, Callable[[], None]]] = []
+        # socks: called with each to-websockets-subaccounts message (ws_api.SocksMessage)
+        self.socks_listeners: list[Callable[[Any], None]] = []
 
     # --- the feed ------------------------------------------------------------------------
     def emit(self, chain_height: int, event: Callable[[], None]) -> None:
@@ -77,6 +79,15 @@ class IndexerModel:
             self._queue.pop(0)[1]()
 
     # --- effects (called through emit) ---------------------------------------------------
+    def announce(self, order: Any, status: str, **detail: Any) -> None:
+        """vulcan/ender: tell the websocket about an order change (socks_feed.py)."""
+        if self.socks_listeners:
+            from dydxctl.emulator.socks_feed import announcement
+
+            message = announcement(self, order, status, **detail)
+            for listener in self.socks_listeners:
+                listener(message)
+
     def redis_put(self, order: Any) -> None:
         self.redis[uuid_of(order.order_id)] = order
 

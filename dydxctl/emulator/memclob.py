@@ -114,11 +114,20 @@ def place(state: ChainState, order: Any) -> None:
         # rests. Without a fill the Indexer keeps no trace (vulcan order-remove-handler.ts);
         # with one (Emulator.fill_next_ioc) ender writes a row, and the remainder's removal
         # is BEST_EFFORT_CANCELED (memclob.go PlaceOrder, IOC would rest on the book).
+        # Its websocket hears the OrderPlace first, then the fill and/or the remainder's
+        # OrderRemove (BEST_EFFORT_CANCELED, IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK).
+        state.emit(lambda: state.indexer.announce(order, "BEST_EFFORT_OPENED"))
         if state.ioc_liquidity:
             quantums, size = state.ioc_liquidity.pop(0)
             if size is not None:
                 quantums = market.quantums(size)
             state.match(order, quantums, "BEST_EFFORT_CANCELED")
+        else:
+            from dydxctl.emulator.state import IOC_REMAINDER_REASON
+
+            reason = IOC_REMAINDER_REASON
+            state.emit(lambda: state.indexer.announce(
+                order, "BEST_EFFORT_CANCELED", total_filled=0, reason=reason))  # fmt: skip
         return
     state.rest_short_term(order)
 

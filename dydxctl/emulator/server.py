@@ -22,7 +22,9 @@ from dydxctl.emulator.grpc_api import add_services
 from dydxctl.emulator.inproc_grpc import InProcessEmulator, ServiceRegistry
 from dydxctl.emulator.persist import load_state, save_state
 from dydxctl.emulator.rest_api import IndexerHTTPServer
+from dydxctl.emulator.socks_feed import SocksFeed
 from dydxctl.emulator.state import CHAIN_ID, ChainState
+from dydxctl.emulator.ws_api import SocksServer
 
 LOOPBACK = "127.0.0.1"
 
@@ -33,6 +35,7 @@ class Emulator:
         *,
         grpc_port: int = 0,
         indexer_port: int = 0,
+        ws_port: int = 0,
         rpc_port: int = 0,
         block_time_s: float = 1.0,
         latency_ms: float = 0.0,
@@ -52,12 +55,14 @@ class Emulator:
         )
         self.state_dir = state_dir
         self.restored = bool(state_dir) and load_state(self.state, state_dir)
-        self.requested_ports = (grpc_port, indexer_port)
+        self.requested_ports = (grpc_port, indexer_port, ws_port)
         self.requested_rpc_port = rpc_port
         self.block_time_s = block_time_s
         self.latency_ms = latency_ms
         self.grpc_port = 0
         self.indexer_port = 0
+        self.ws_port = 0
+        self.socks: SocksServer | None = None
         self.rpc_port = 0
         self._rpc: CometRPCServer | None = None
         self._calls: list[dict[str, Any]] = []
@@ -88,6 +93,12 @@ class Emulator:
         )
         http_thread.start()
         self._threads.append(http_thread)
+        self.socks = SocksServer(
+            LOOPBACK, self.requested_ports[2], self._socks_snapshot, self.state.lock
+        ).start()
+        self.ws_port = self.socks.port
+        self._socks_feed = SocksFeed(self.state.indexer, self.socks)
+        self.state.indexer.socks_listeners.append(self.socks.publish)
         self._rpc = CometRPCServer((LOOPBACK, self.requested_rpc_port), self, services)
         self.rpc_port = self._rpc.server_address[1]
         rpc_thread = threading.Thread(
@@ -105,6 +116,8 @@ class Emulator:
         self._stop.set()
         if self.state_dir is not None:
             save_state(self.state, self.state_dir)
+        if self.socks is not None:
+            self.socks.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -135,6 +148,15 @@ class Emulator:
     @property
     def indexer_url(self) -> str:
         return f"http://{LOOPBACK}:{self.indexer_port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The Indexer websocket (socks), on its own port as in dYdX's localnet."""
+        return f"ws://{LOOPBACK}:{self.ws_port}/v4/ws"
+
+    def _socks_snapshot(self, address: str, number: int, parent: bool) -> dict[str, Any]:
+        self.state.sync_indexer()
+        return self._socks_feed.snapshot(address, number, parent)
 
     @property
     def rpc_url(self) -> str:
@@ -234,5 +256,6 @@ class Emulator:
                 "accounts": len(state.accounts),
                 "grpc": self.grpc_target,
                 "indexer": self.indexer_url,
+                "websocket": self.ws_url,
                 "rpc": self.rpc_url,
             }

@@ -21,6 +21,8 @@ from dydxctl.emulator.markets import SEED_MARKETS, Market
 from dydxctl.emulator.rate_limit import BlockRateLimiter
 
 CHAIN_ID = "localdydxprotocol"
+# memclob.go PlaceOrder: what the Indexer's websocket says of an IOC order's remainder.
+IOC_REMAINDER_REASON = "ORDER_REMOVAL_REASON_IMMEDIATE_OR_CANCEL_WOULD_REST_ON_BOOK"
 FIRST_ACCOUNT_NUMBER = 10
 Key = tuple[str, int, int, int, int]
 
@@ -200,6 +202,7 @@ class ChainState:
         key = order_key(order.order_id)
         self.book[key] = LiveOrder(order)
         self.emit(lambda: self.indexer.redis_put(order))
+        self.emit(lambda: self.indexer.announce(order, "BEST_EFFORT_OPENED"))
 
     def add_stateful(self, order: Any) -> None:
         """DeliverTx of a stateful placement: into state, a Postgres row in its block."""
@@ -211,6 +214,7 @@ class ChainState:
         self.emit(lambda: self.indexer.postgres_put(order, status, 0, height, at))
         if not conditional:
             self.emit(lambda: self.indexer.redis_put(order))
+        self.emit(lambda: self.indexer.announce(order, status))
 
     def remove(self, key: Key, reason: str) -> None:
         """Take an order off the book / out of state. reason: user_cancel, expired, filled,
@@ -227,6 +231,10 @@ class ChainState:
         self.emit(
             lambda: self.indexer.postgres_status(order.order_id, status, height, at, keep=keep)
         )
+        if reason != "filled":  # a fill announces itself (match())
+            filled = self.fill_amounts.get(key, 0)
+            self.emit(lambda: self.indexer.announce(
+                order, status, reason=reason, total_filled=filled))  # fmt: skip
         if key[4] != rules.FLAGS_SHORT_TERM:  # stateful fill state goes with the order
             self.fill_amounts.pop(key, None)
 
@@ -271,6 +279,9 @@ class ChainState:
         done = filled >= order.quantums
         status = "FILLED" if done else remainder_status
         self.emit(lambda: self.indexer.postgres_put(order, status, filled, height, at))
+        reason = IOC_REMAINDER_REASON if status == "BEST_EFFORT_CANCELED" else None
+        self.emit(lambda: self.indexer.announce(
+            order, status, total_filled=filled, fill_quantums=amount, reason=reason))  # fmt: skip
         return filled, done
 
     def trigger(self, uuid: str) -> None:
@@ -289,6 +300,7 @@ class ChainState:
         order, height, at = live.order, self.height, self.block_time
         self.emit(lambda: self.indexer.postgres_status(order.order_id, "OPEN", height, at))
         self.emit(lambda: self.indexer.redis_put(order))
+        self.emit(lambda: self.indexer.announce(order, "OPEN"))
 
     def set_oracle_price(self, ticker: str, price: Decimal) -> list[str]:
         """x/clob/types/order.go CanTrigger: take-profit buys and stop-loss sells trigger
