@@ -32,15 +32,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     parser.add_argument(
-        "--only", nargs="*", help="round_trips latency startup signing store cancel_wait"
+        "--only",
+        nargs="*",
+        help="round_trips physical_limit latency startup signing store cancel_wait",
     )
     args = parser.parse_args(argv)
 
-    from benchmarks import cancel_wait, latency, round_trips, signing, startup, store_scale
+    from benchmarks import (
+        cancel_wait,
+        latency,
+        physical_limit,
+        round_trips,
+        signing,
+        startup,
+        store_scale,
+    )
 
     quick = args.quick
     suite = {
         "round_trips": lambda: round_trips.run(),
+        "physical_limit": lambda: physical_limit.run(
+            rounds=1 if quick else 10,
+            sustain_s=2 if quick else 60,
+            cancel_all_rounds=1 if quick else 2,
+            cancel_all_sizes=(20, 4) if quick else (200, 20),
+        ),
         "latency": lambda: latency.run(
             rounds=1 if quick else 5, cycles_per_round=2 if quick else 4
         ),
