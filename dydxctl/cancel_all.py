@@ -7,7 +7,6 @@ orders need one MsgCancelOrder each (MsgBatchCancel is short-term only).
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import cancel_fanout, chain, expiry, height_estimate, indexer_orders, lifecycle, logs
@@ -85,21 +84,20 @@ def cancel_all(
     short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
     stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
     results: list[dict[str, Any]] = []
-    if not dry_run:
+    if not dry_run:  # every cancel tx in flight together (cancel_fanout.py)
         results += cancel_fanout.cancel_rows(
             rt, short_term, stateful, subaccount, clock, _result_row,
             lambda row, exc, tx_hash: _result_row(row, f"FAILED ({exc.kind})", tx_hash,
                                                   exc.message),
         )  # fmt: skip
-        short_term = stateful = []
-    if short_term:
-        results += _batch_cancel(rt, short_term, subaccount, dry_run, clock)
-    for row in stateful:
-        try:
-            outcome = lifecycle.cancel(rt, row["order_id"], dry_run=dry_run)
-            results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
-        except DydxctlError as exc:
-            results.append(_result_row(row, f"FAILED ({exc.kind})", None, exc.message))
+    else:
+        results += _batch_cancel(rt, short_term, subaccount, clock) if short_term else []
+        for row in stateful:
+            try:
+                outcome = lifecycle.cancel(rt, row["order_id"], dry_run=True)
+                results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
+            except DydxctlError as exc:
+                results.append(_result_row(row, f"FAILED ({exc.kind})", None, exc.message))
     failed = sum(1 for r in results if r["outcome"].startswith("FAILED"))
     summary = (
         f"cancel --all: {len(results)} orders, {len(results) - failed} cancelled, {failed} failed"
@@ -120,64 +118,10 @@ def _result_row(row: dict[str, Any], outcome: str, tx_hash: str | None, detail: 
 
 
 def _batch_cancel(
-    rt: Runtime, rows: list[dict[str, Any]], subaccount: int, dry_run: bool,
-    latest: expiry.ChainClock,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """The dry run's batches (cancel_fanout.py sends the real ones)."""
-    from dydxctl.orders import make_order_id
-    from dydxctl.tx import batch_cancel_msg
-
-    store = rt.store()
-    live = []
-    results = []
-    for row in rows:
-        if expiry.is_expired(row, latest):
-            evidence = expiry.expiry_evidence(row, latest)
-            lifecycle.mark_expired(store, row, evidence)
-            results.append(_result_row(row, "EXPIRED", None, evidence))
-        else:
-            live.append(row)
-    wallet = rt.wallet()
-    number = lifecycle.account_number(rt, wallet.address, store=store)
-    subaccount_id = make_order_id(wallet.address, subaccount, 0, 0, 0).subaccount_id
-    size = chain.MAX_MSG_BATCH_CANCEL_BATCH_SIZE
-    for start in range(0, len(live), size):
-        chunk = live[start : start + size]
-        # One GTB for the batch: ≥ every order's GTB, so each resting order is removed
-        # (memclob CancelOrder), and within the window since each GTB already is.
-        gtb = max(max(r["good_til_block"] for r in chunk), latest.height + 1)
-        by_pair: dict[int, list[int]] = {}
-        for r in chunk:
-            by_pair.setdefault(r["clob_pair_id"], []).append(r["client_id"])
-        signed = lifecycle.sign(
-            rt, [batch_cancel_msg(subaccount_id, by_pair, gtb)], sequence=0, number=number
-        )
-        if dry_run:
-            results += [_result_row(r, "DRY_RUN", signed.tx_hash, "") for r in chunk]
-            continue
-        started = time.perf_counter()
-        try:
-            answer = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
-        except DydxctlError as exc:
-            results += [_result_row(r, f"FAILED ({exc.kind})", None, exc.message) for r in chunk]
-            continue
-        latency = (time.perf_counter() - started) * 1000
-        accepted = answer.accepted or answer.already_sent  # sdk 19: these bytes were sent
-        for r in chunk:
-            if accepted:
-                lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
-                store.update_fields(r["order_id"], cancel_good_til_block=gtb)
-                results.append(_result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
-            else:
-                rejection = answer.rejection()
-                results.append(
-                    _result_row(r, f"FAILED ({rejection.kind})", answer.tx_hash, rejection.message)
-                )
-            store.record_cancel_attempt(
-                r["order_id"], market=r["market"], success=accepted, latency_ms=latency,
-                kind=None if accepted else "chain_rejected",
-                codespace=answer.codespace or None, code=answer.code or None,
-                tx_hash=answer.tx_hash, detail="batch cancel",
-            )  # fmt: skip
-        log.info("batch cancel %d orders tx=%s code=%s", len(chunk), answer.tx_hash, answer.code)
+    rt: Runtime, rows: list[dict[str, Any]], subaccount: int, latest: expiry.ChainClock
+) -> list[dict[str, Any]]:
+    """The dry run's batches: signed as cancel_fanout sends them, not sent."""
+    outgoing, results = cancel_fanout.sign_batches(rt, rows, subaccount, latest, _result_row)
+    for item in outgoing:
+        results += [_result_row(r, "DRY_RUN", item.signed.tx_hash, "") for r in item.rows]
     return results
