@@ -95,7 +95,9 @@ async def cancel_all(node, indexer, wallet, address: str, subaccount: int) -> di
     from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
     started = time.perf_counter()
-    listed = await indexer.account.get_subaccount_orders(address, subaccount, status="OPEN")
+    listed = await indexer.account.get_subaccount_orders(
+        address, subaccount, status="OPEN", limit=1000
+    )
     height = await node.latest_block_height()
     short = [o for o in listed if int(o["orderFlags"]) == 0]
     stateful = [o for o in listed if int(o["orderFlags"]) != 0]

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logs.get("cancel_all")
 T = TypeVar("T")
-MAX_IN_FLIGHT = 32
 STATEFUL_WAVE = chain.MAX_TIMESTAMP_NONCE_ARR_SIZE
 ResultRow = Callable[[dict[str, Any], str, "str | None", str], dict[str, Any]]
 FailedRow = Callable[[dict[str, Any], DydxctlError, "str | None"], dict[str, Any]]
@@ -61,23 +60,17 @@ class Outgoing:
 
 
 def broadcast_together(rt: Runtime, outgoing: list[Outgoing]) -> None:
-    """Send every tx at once; each gets its answer or its transport error."""
-    node = rt.node()
-
-    def send(item: Outgoing) -> None:
-        item.started = time.perf_counter()
-        try:
-            item.answer = node.broadcast(item.signed.tx_bytes, item.signed.tx_hash)
-        except DydxctlError as exc:
-            item.error = exc
-
+    """Send every tx at once (node.broadcast_many); each gets its answer or its error."""
     if not outgoing:
         return
-    if len(outgoing) == 1:
-        send(outgoing[0])
-        return
-    with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(outgoing))) as pool:
-        list(pool.map(send, outgoing))
+    started = time.perf_counter()
+    answers = rt.node().broadcast_many([(o.signed.tx_bytes, o.signed.tx_hash) for o in outgoing])
+    for item, answer in zip(outgoing, answers, strict=True):
+        item.started = started
+        if isinstance(answer, DydxctlError):
+            item.error = answer
+        else:
+            item.answer = answer
 
 
 # --- short-term: MsgBatchCancel ------------------------------------------------------------
@@ -219,6 +212,7 @@ def cancel_rows(
     subaccount: int, clock: expiry.ChainClock, result_row: ResultRow, failed_row: FailedRow,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Cancel every row, all transactions in flight together; one result row per order."""
+    store = rt.store()
     results: list[dict[str, Any]] = []
     batches: list[Outgoing] = []
     if short_term:
@@ -229,17 +223,19 @@ def cancel_rows(
     waves = [direct[i : i + STATEFUL_WAVE] for i in range(0, len(direct), STATEFUL_WAVE)] or [[]]
     for number, wave in enumerate(waves):
         signed: list[Outgoing] = []
-        for row in wave:
-            try:
-                signed.append(sign_stateful(rt, row))
-            except DydxctlError as exc:
-                results.append(failed_row(row, exc, None))
+        with store.write():  # every write-ahead row committed before any broadcast
+            for row in wave:
+                try:
+                    signed.append(sign_stateful(rt, row))
+                except DydxctlError as exc:
+                    results.append(failed_row(row, exc, None))
         first = batches if number == 0 else []
         broadcast_together(rt, first + signed)
-        for item in first:
-            results += record_batch(rt, item, result_row, failed_row)
-        for item in signed:
-            results.append(record_stateful(rt, item, result_row, failed_row))
+        with store.write():  # the answers' bookkeeping: one transaction
+            for item in first:
+                results += record_batch(rt, item, result_row, failed_row)
+            for item in signed:
+                results.append(record_stateful(rt, item, result_row, failed_row))
     for row in one_by_one:
         try:
             outcome = lifecycle.cancel(rt, row["order_id"])

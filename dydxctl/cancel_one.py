@@ -165,8 +165,14 @@ def cancel(
 
     def remember(signed: SignedTx) -> None:
         """Write-ahead: the cancel's hash and how it was signed, before the broadcast."""
+        current = store.get(order_uuid)
+        if current is None:  # a concurrent prune removed it: prune takes only expired rows
+            raise OrderExpired(
+                f"Order {order_uuid} was pruned as expired while this cancel was being "
+                "prepared. Nothing was sent.", "", order_id=order_uuid,
+            )  # fmt: skip
         store.transition(
-            order_uuid, store.get(order_uuid)["status"], tx_hash=signed.tx_hash,
+            order_uuid, current["status"], tx_hash=signed.tx_hash,
             detail="cancel " + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
             cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb,
             cancel_good_til_block_time=gtbt,
