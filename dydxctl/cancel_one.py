@@ -230,14 +230,16 @@ def _cancel_accepted(
 ) -> CancelResult:  # fmt: skip
     store = rt.store()
     what = "sdk 19: already in the node's mempool cache" if answer.already_sent else "CheckTx"
-    stored = finality.settle(
-        store, row, "CANCEL_PENDING", answer.tx_hash, f"cancel accepted ({what})"
-    )
     latency = _ms(started)
-    store.record_cancel_attempt(
-        row["order_id"], market=row["market"], success=True, latency_ms=latency,
-        tx_hash=answer.tx_hash, detail="already sent (sdk 19)" if answer.already_sent else None,
-    )  # fmt: skip
+    with store.write():  # the status and the attempt: one commit
+        stored = finality.settle(
+            store, row, "CANCEL_PENDING", answer.tx_hash, f"cancel accepted ({what})"
+        )
+        store.record_cancel_attempt(
+            row["order_id"], market=row["market"], success=True, latency_ms=latency,
+            tx_hash=answer.tx_hash,
+            detail="already sent (sdk 19)" if answer.already_sent else None,
+        )  # fmt: skip
     log.info(
         "cancel %s tx=%s outcome=CANCEL_PENDING latency_ms=%.1f", row["order_id"],
         answer.tx_hash, latency,

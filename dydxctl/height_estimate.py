@@ -26,6 +26,7 @@ the host's boot id: monotonic instants of another boot are not comparable.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -84,6 +85,7 @@ class Estimate:
         return good_til_block_time <= limit
 
 
+@functools.cache
 def boot_id() -> str:
     """The host's boot id (Linux); monotonic instants are comparable only within one boot."""
     try:
