@@ -102,9 +102,10 @@ def observe(rt: Runtime, clock: ChainClock) -> Observation:
     if previous and clock.height > previous.height and clock.millis > previous.time_ms:
         measured = (clock.millis - previous.time_ms) // (clock.height - previous.height)
         block_ms = max(MIN_BLOCK_MS, min(MAX_BLOCK_MS, measured))
+    # A fresh read always replaces the last one: from a concurrent process it may be a block
+    # older (still a true lower bound), and a chain that was reset (a local devnet started
+    # again) must not keep its old heights.
     observation = Observation(clock.height, clock.millis, time.monotonic(), boot_id(), block_ms)
-    if previous is not None and previous.height > clock.height:
-        return previous  # an older answer (another node, a race) never replaces a newer one
     rt._cache[_RUNTIME_KEY] = observation
     store = rt._cache.get("store")
     if store is not None:
