@@ -96,7 +96,7 @@ async def cancel_all(node, indexer, wallet, address: str, subaccount: int) -> di
 
     started = time.perf_counter()
     listed = await indexer.account.get_subaccount_orders(
-        address, subaccount, status="OPEN", limit=1000
+        address, subaccount, status="OPEN,BEST_EFFORT_OPENED", limit=1000
     )
     height = await node.latest_block_height()
     short = [o for o in listed if int(o["orderFlags"]) == 0]
