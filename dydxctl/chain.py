@@ -114,6 +114,10 @@ BASE_ACCOUNT_URL: Final = "/cosmos.auth.v1beta1.BaseAccount"
 
 # --- Identity field widths: proto/dydxprotocol/clob/order.proto (client_id is fixed32) ------
 CLIENT_ID_MAX: Final = 2**32 - 1
+# protocol/x/subaccounts/types/subaccount.go MaxSubaccountIdNumber (v9.6.1): "0 ... 128,000
+# are valid numbers"; SubaccountId.Validate refuses anything above (subaccounts 2).
+# Child subaccounts (128, 256, …) are ordinary numbers inside this range.
+MAX_SUBACCOUNT_ID_NUMBER: Final = 128_000
 
 # --- Keys: BIP-44 coin type 118 (Cosmos), bech32 prefix "dydx" -----------------------------
 # cosmos-sdk crypto/keys/secp256k1: PubKeySize = 33 (compressed); signatures are r‖s with

@@ -6,74 +6,27 @@ them, so `dydxctl --help` stays fast.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-import typer.core
 
 from dydxctl import __version__
-from dydxctl.errors import BadInput, DydxctlError, InternalError
+from dydxctl.chain import MAX_SUBACCOUNT_ID_NUMBER
+from dydxctl.cli_base import (
+    GlobalFlagsAnywhere,
+    StrictCommand,
+    handles_errors,
+    render,
+    runtime_of,
+)
+from dydxctl.errors import BadInput
+from dydxctl.keys import keys_app
 
-if TYPE_CHECKING:
-    from dydxctl.runtime import Runtime
+__all__ = ["app", "handles_errors", "main"]
 
-
-def _lazy_module(name: str) -> ModuleType:
-    """Import `name` on first attribute access (importlib.util.LazyLoader): rich tables,
-    panels and the settings machinery cost tens of ms that `--help` never needs."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
-
-
-render = _lazy_module("dydxctl.render")
-
-
-class GlobalFlagsAnywhere(typer.core.TyperGroup):
-    """Accept `--json` after the command too (`dydxctl place … --json`), as users type it."""
-
-    MOVABLE = ("--json",)
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        head = args[: args.index("--")] if "--" in args else args
-        moved = [a for a in head if a in self.MOVABLE]
-        if moved:
-            rest = [a for a in head if a not in self.MOVABLE] + args[len(head) :]
-            args = sorted(set(moved)) + rest
-        return super().parse_args(ctx, args)
-
-    def main(self, args: Any = None, *pos: Any, standalone_mode: bool = True, **kw: Any) -> Any:
-        """With --json, usage errors (unknown option, bad value) are JSON documents too."""
-        argv = list(sys.argv[1:] if args is None else args)
-        json_env = os.environ.get("DYDXCTL_JSON", "").lower() in ("1", "true", "yes", "on")
-        if not standalone_mode or not ("--json" in argv or json_env):
-            return super().main(args, *pos, standalone_mode=standalone_mode, **kw)
-        from typer._click.exceptions import ClickException  # typer 0.26–0.28 vendor click
-
-        try:
-            code = super().main(args, *pos, standalone_mode=False, **kw)
-        except ClickException as exc:
-            error = BadInput(exc.format_message(), "Run the command with --help for its usage.")
-            render.error(error, as_json=True)
-            sys.exit(error.exit_code)
-        except typer.Abort:
-            sys.exit(130)
-        sys.exit(code if isinstance(code, int) else 0)
-
+# `orders --limit`: more rows than any terminal shows, far below SQLite's 64-bit LIMIT.
+MAX_LIST_LIMIT = 1_000_000
 
 app = typer.Typer(
     cls=GlobalFlagsAnywhere,
@@ -84,59 +37,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rendering it with rich cost ~2x the start-up
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _wants_json(ctx: typer.Context | None) -> bool:
-    settings = getattr(getattr(ctx, "obj", None), "settings", None) if ctx else None
-    if settings is not None:
-        return bool(settings.json)
-    return "--json" in sys.argv or os.environ.get("DYDXCTL_JSON", "") in ("1", "true")
+app.add_typer(keys_app, name="keys")
 
 
-def _fail(exc: DydxctlError, ctx: typer.Context | None, debug: bool) -> typer.Exit:
-    render.error(exc, as_json=_wants_json(ctx), debug=debug)
-    return typer.Exit(exc.exit_code)
-
-
-def handles_errors(fn: F) -> F:
-    """Turn DydxctlError into its panel/JSON and exit code; anything else is exit 1.
-
-    Every command takes `ctx: typer.Context` first; the Runtime on it says --json/--debug.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
-        runtime = getattr(ctx, "obj", None)
-        debug = bool(getattr(getattr(runtime, "settings", None), "debug", False))
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except DydxctlError as exc:
-            raise _fail(exc, ctx, debug) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except Exception as exc:  # a bug: say so plainly, traceback only with --debug
-            if debug:
-                render.error(InternalError(repr(exc)), as_json=_wants_json(ctx), debug=False)
-                raise
-            raise _fail(
-                InternalError(
-                    f"dydxctl hit an unexpected error: {type(exc).__name__}: {exc}",
-                    "Run again with --debug for the traceback, and report it.",
-                ),
-                ctx,
-                debug,
-            ) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def runtime_of(ctx: typer.Context) -> Runtime:
-    return ctx.obj
+def _subaccount_option(help_text: str) -> Any:
+    return typer.Option(min=0, max=MAX_SUBACCOUNT_ID_NUMBER, help=help_text)
 
 
 def _version(value: bool) -> None:
@@ -165,7 +70,8 @@ def main_options(
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="Plaintext gRPC to a non-loopback host. (env DYDXCTL_INSECURE)"
+            "--insecure",
+            help="Allow plaintext gRPC and an http:// Indexer off loopback. (env DYDXCTL_INSECURE)",
         ),
     ] = False,
     db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
@@ -205,43 +111,64 @@ def main_options(
     from dydxctl.config import environ, resolve
     from dydxctl.runtime import Runtime
 
-    try:
-        settings = resolve(flags, environ())
-    except DydxctlError as exc:
-        render.error(exc, as_json=json_output, debug=debug)
-        raise typer.Exit(exc.exit_code) from None
+    settings = resolve(flags, environ())  # a DydxctlError here is rendered by the group
     from dydxctl import logs
 
-    logs.configure(verbose=settings.verbose, debug=settings.debug, log_file=settings.log_file)
+    try:
+        logs.configure(verbose=settings.verbose, debug=settings.debug, log_file=settings.log_file)
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot open the log file {settings.log_file}: {exc.strerror}.",
+            "Pass a writable file to --log-file / DYDXCTL_LOG_FILE.",
+        ) from None
     runtime = Runtime(settings)
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 
 
 # --- commands on the store alone ---------------------------------------------------------
-@app.command("orders")
+@app.command(cls=StrictCommand, name="orders")
 @handles_errors
 def orders_command(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="Only orders in this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only orders in this status, as shown (e.g. open, cancelled)."),
+    ] = None,
     market: Annotated[str | None, typer.Option(help="Only this market, e.g. BTC-USD.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = 50,
+    limit: Annotated[
+        int | None, typer.Option(min=1, max=MAX_LIST_LIMIT, help="At most this many rows.")
+    ] = 50,
 ) -> None:
-    """List stored orders, newest first."""
+    """List stored orders, newest (by creation time) first."""
+    from dydxctl.orders import parse_status
+
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     rows = runtime.store().list_orders(
-        status=status.upper() if status else None,
+        status=parse_status(status) if status is not None else None,
         market=market.upper() if market else None,
         limit=limit,
     )
+    if not rows and not runtime.settings.json:
+        filters = ", ".join(
+            f"{name} {value}" for name, value in (("status", status), ("market", market)) if value
+        )
+        render.note(
+            f"No stored orders{f' with {filters}' if filters else ''} in {runtime.settings.db}.",
+            "Place one with `dydxctl place`, or record orders placed elsewhere with "
+            "`dydxctl sync --import`.",
+        )
+        return
     render.output(
         runtime.settings.json,
         [render.order_object(r) for r in rows],
-        lambda: render.orders_table(rows, title=f"Orders ({len(rows)})"),
+        lambda: render.orders_table(rows, title=f"Orders ({len(rows)}, newest first)"),
     )
 
 
-@app.command("show")
+@app.command(cls=StrictCommand, name="show")
 @handles_errors
 def show_command(
     ctx: typer.Context,
@@ -249,7 +176,9 @@ def show_command(
 ) -> None:
     """Show one stored order and its event history (reads the store only)."""
     from dydxctl.errors import OrderNotFound
+    from dydxctl.orders import check_order_key
 
+    check_order_key(order_id)
     runtime = runtime_of(ctx)
     store = runtime.store()
     row = store.resolve(order_id)
@@ -268,7 +197,7 @@ def show_command(
 
 
 # --- wallet and chain -------------------------------------------------------------------
-@app.command("address")
+@app.command(cls=StrictCommand, name="address")
 @handles_errors
 def address_command(ctx: typer.Context) -> None:
     """Show the wallet's dYdX address (the mnemonic itself is never shown)."""
@@ -280,7 +209,7 @@ def address_command(ctx: typer.Context) -> None:
     )
 
 
-@app.command("markets")
+@app.command(cls=StrictCommand, name="markets")
 @handles_errors
 def markets_command(
     ctx: typer.Context,
@@ -290,7 +219,12 @@ def markets_command(
     from dydxctl.markets import Market
 
     runtime = runtime_of(ctx)
+    if market is not None and not market.strip():
+        raise BadInput("--market '' is empty.", "Give a ticker like BTC-USD, or leave it out.")
     raw = runtime.indexer().perpetual_markets(market.upper() if market else None)
+    if market and market.upper() not in raw:
+        known = ", ".join(sorted(runtime.indexer().perpetual_markets()))
+        raise BadInput(f"Unknown market '{market}'.", f"Markets on this network: {known}.")
     markets = [Market.from_indexer(t, d) for t, d in sorted(raw.items())]
     rows = [
         {
@@ -308,7 +242,7 @@ def markets_command(
     )
 
 
-@app.command("doctor")
+@app.command(cls=StrictCommand, name="doctor")
 @handles_errors
 def doctor_command(ctx: typer.Context) -> None:
     """Check config, key, store, node, chain id and Indexer, in one table."""
@@ -325,7 +259,7 @@ def doctor_command(ctx: typer.Context) -> None:
 
 
 # --- the order lifecycle ------------------------------------------------------------------
-@app.command("place")
+@app.command(cls=StrictCommand, name="place")
 @handles_errors
 def place_command(
     ctx: typer.Context,
@@ -360,7 +294,9 @@ def place_command(
     client_id: Annotated[
         int | None, typer.Option(help="uint32 client id (default: random unused).")
     ] = None,
-    subaccount: Annotated[int, typer.Option(min=0, help="Subaccount number.")] = 0,
+    subaccount: Annotated[
+        int, _subaccount_option(f"Subaccount number (0..{MAX_SUBACCOUNT_ID_NUMBER}).")
+    ] = 0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; store and send nothing.")
     ] = False,
@@ -376,6 +312,12 @@ def place_command(
     from dydxctl.orders import OrderRequest
 
     runtime = runtime_of(ctx)
+    if good_til is not None and not good_til.strip():
+        raise BadInput(
+            f"--good-til {good_til!r} is empty.",
+            "Give a duration (90s, 12h, 28d, at most 95d) or an ISO time, or leave --good-til "
+            "out for the default of 28d.",
+        )
     request = OrderRequest(
         market=market,
         side=side,
@@ -414,7 +356,7 @@ def place_command(
         render.show(render.order_detail(result.order, title=title))
 
 
-@app.command("cancel")
+@app.command(cls=StrictCommand, name="cancel")
 @handles_errors
 def cancel_command(
     ctx: typer.Context,
@@ -423,7 +365,7 @@ def cancel_command(
     ] = None,
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     market: Annotated[str | None, typer.Option(help="With --all: only this market.")] = None,
-    subaccount: Annotated[int, typer.Option(min=0, help="With --all: the subaccount.")] = 0,
+    subaccount: Annotated[int, _subaccount_option("With --all: the subaccount.")] = 0,
     wait: Annotated[
         bool,
         typer.Option(
@@ -433,7 +375,9 @@ def cancel_command(
             "block, 11 timed out.",
         ),
     ] = False,
-    wait_timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 60.0,
+    wait_timeout: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds --wait may take.")
+    ] = 60.0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and sign; send nothing.")
     ] = False,
@@ -458,6 +402,13 @@ def cancel_command(
         if wait and not dry_run:
             ws_wait.wait_all(runtime, outcome["orders"], wait_timeout)
             outcome["summary"] += "; after --wait: " + ws_wait.outcome_counts(outcome["orders"])
+        if not outcome["orders"] and not runtime.settings.json:
+            where = f"subaccount {subaccount}" + (f", market {market.upper()}" if market else "")
+            render.note(
+                f"Nothing to cancel: no open orders ({where}) in the store or the Indexer.",
+                "`dydxctl orders` lists what is stored.",
+            )
+            return
         render.output(
             runtime.settings.json,
             outcome,
@@ -486,7 +437,7 @@ def cancel_command(
     # only CANCELED and an accepted, not yet final cancel reach here (exit 0).
 
 
-@app.command("prune-expired")
+@app.command(cls=StrictCommand, name="prune-expired")
 @handles_errors
 def prune_command(
     ctx: typer.Context,
@@ -502,6 +453,10 @@ def prune_command(
     from dydxctl import reconcile
 
     runtime = runtime_of(ctx)
+    if keep is not None:
+        from dydxctl.durations import parse_keep
+
+        parse_keep(keep)
     total = runtime.store().count()
     with render.progress(f"pruning {total} rows", total, enabled=total >= 10_000) as advance:
         summary = reconcile.prune(
@@ -523,14 +478,14 @@ def prune_command(
         render.show(render.key_value_table(data.items(), title=title))
 
 
-@app.command("sync")
+@app.command(cls=StrictCommand, name="sync")
 @handles_errors
 def sync_command(
     ctx: typer.Context,
     import_orders: Annotated[
         bool, typer.Option("--import", help="Also record orders placed elsewhere.")
     ] = False,
-    subaccount: Annotated[int, typer.Option(min=0, help="Subaccount for --import.")] = 0,
+    subaccount: Annotated[int, _subaccount_option("Subaccount for --import.")] = 0,
 ) -> None:
     """Reconcile stored orders with the Indexer (and the chain for stateful placements)."""
     from dydxctl import reconcile
@@ -539,6 +494,15 @@ def sync_command(
     outcome = reconcile.sync(runtime, import_orders=import_orders, subaccount=subaccount)
     if runtime.settings.json:
         render.emit_json(outcome)
+    elif not outcome["changed"] and not outcome["imported"]:
+        render.note(
+            f"Nothing to change: {outcome['checked']} live "
+            f"order{'' if outcome['checked'] == 1 else 's'} checked, all up to date"
+            + (", nothing new to import." if import_orders else "."),
+            ""
+            if import_orders
+            else "`dydxctl sync --import` also records orders placed elsewhere.",
+        )
     else:
         rows = outcome["changed"] + outcome["imported"] + outcome["errors"] + outcome["skipped"]
         title = (
@@ -550,7 +514,7 @@ def sync_command(
         render.show(render.rows_table(rows, title=title))
 
 
-@app.command("stats")
+@app.command(cls=StrictCommand, name="stats")
 @handles_errors
 def stats_command(
     ctx: typer.Context,
@@ -564,16 +528,25 @@ def stats_command(
     runtime = runtime_of(ctx)
     data = runtime.store().cancel_metrics()
     if prometheus is not None:
-        metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        try:
+            metrics.write_atomically(prometheus, metrics.prometheus_text(data))
+        except OSError as exc:
+            raise BadInput(
+                f"Cannot write the Prometheus file {prometheus}: {exc.strerror}.",
+                "Pass a writable file path to --prometheus, e.g. /var/lib/node_exporter/x.prom.",
+            ) from None
     render.output(runtime.settings.json, data, lambda: render.stats_tables(data))
 
 
-@app.command("watch")
+@app.command(cls=StrictCommand, name="watch")
 @handles_errors
 def watch_command(
     ctx: typer.Context,
     subaccount: Annotated[
-        list[int] | None, typer.Option(min=0, help="Subaccount(s) to follow (default 0).")
+        list[int] | None,
+        typer.Option(
+            min=0, max=MAX_SUBACCOUNT_ID_NUMBER, help="Subaccount(s) to follow (default 0)."
+        ),
     ] = None,
     market: Annotated[str | None, typer.Option(help="Only this market, e.g. BTC-USD.")] = None,
     address: Annotated[
@@ -593,7 +566,12 @@ def watch_command(
     ] = 30.0,
     replay: Annotated[
         list[Path] | None,
-        typer.Option(help="Show recorded websocket messages instead (view only; no store)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Show recorded websocket messages instead (view only; no store).",
+        ),
     ] = None,
 ) -> None:
     """Live orders from the Indexer websocket; with --json, one JSON object per event."""
@@ -615,7 +593,7 @@ def watch_command(
     Watcher(runtime, who, options).run_live(runtime.settings.websocket)
 
 
-@app.command("demo")
+@app.command(cls=StrictCommand, name="demo")
 @handles_errors
 def demo_command(ctx: typer.Context) -> None:
     """Place, list, cancel, sync, stats and prune on a throwaway local emulator."""
@@ -623,28 +601,29 @@ def demo_command(ctx: typer.Context) -> None:
 
     runtime = runtime_of(ctx)
 
-    def show_step(name: str, data: Any) -> None:
+    def narrate(name: str, line: str, data: Any) -> None:
         if runtime.settings.json:
             return
+        render.note(line)
         if name in ("place short-term", "place long-term"):
-            render.show(render.order_detail(data, title=name))
+            render.show(render.order_detail(data, title=None))
         elif name == "orders":
-            render.show(render.orders_table(data, title="orders"))
+            render.show(render.orders_table(data, title=None))
         elif name == "cancel":
-            render.show(render.rows_table(data, title="cancel"))
-        elif name == "sync":
-            render.show(render.rows_table(data["changed"], title="sync"))
-        elif name == "stats":
-            render.show(render.stats_tables(data))
-        else:
-            render.show(render.key_value_table(data.items(), title=name))
+            render.show(render.rows_table(data, title=None))
+        elif name == "sync" and data["changed"]:
+            render.show(render.rows_table(data["changed"], title=None))
 
-    steps = run_demo(runtime.settings, show_step)
+    from dydxctl.demo import NEXT_STEPS
+
+    steps = run_demo(runtime.settings, narrate)
     if runtime.settings.json:
         render.emit_json(steps)
+    else:
+        render.note("Done: the chain, the wallet and the store were thrown away.", NEXT_STEPS)
 
 
-@app.command("emulator")
+@app.command(cls=StrictCommand, name="emulator")
 @handles_errors
 def emulator_command(
     ctx: typer.Context,
@@ -706,14 +685,23 @@ def emulator_command(
         raise BadInput(str(exc), "Check the emulator options.") from None
 
 
+# The emulator's block time: 0 (clock stopped) up to an hour.
+MAX_BLOCK_TIME_S = 3600.0
+
+
 def _seconds(text: str) -> float:
     cleaned = text.strip().lower()
+    hint = f"Use e.g. 1s, 500ms or 0 (between 0 and {MAX_BLOCK_TIME_S:g}s)."
     try:
         if cleaned.endswith("ms"):
-            return float(cleaned[:-2]) / 1000
-        return float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
+            value = float(cleaned[:-2]) / 1000
+        else:
+            value = float(cleaned[:-1]) if cleaned.endswith("s") else float(cleaned)
     except ValueError:
-        raise BadInput(f"'{text}' is not a block time.", "Use e.g. 1s, 500ms or 0.") from None
+        raise BadInput(f"'{text}' is not a block time.", hint) from None
+    if not 0 <= value <= MAX_BLOCK_TIME_S:  # also refuses nan and inf
+        raise BadInput(f"Block time '{text}' is out of range.", hint)
+    return value
 
 
 def main() -> None:

@@ -6,14 +6,17 @@ The config file is TOML (stdlib `tomllib`); its keys mirror the long options, pl
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from dydxctl.chain import SHORT_BLOCK_WINDOW
+from dydxctl.chain import SHORT_BLOCK_WINDOW, SHORT_BLOCK_WINDOW_V9_5
+from dydxctl.durations import parse_keep
 from dydxctl.errors import BadInput
 
 
@@ -52,6 +55,8 @@ DEFAULT_NETWORK = "testnet"  # mainnet is never implied
 DEFAULT_PRUNE_KEEP = "7d"
 APP_NAME = "dydxctl"
 DEFAULT_TIMEOUT_S = 10.0  # per node/Indexer call
+# A config-file override of the ShortBlockWindow stays within what any chain uses (chain.py).
+MAX_SHORT_BLOCK_WINDOW = SHORT_BLOCK_WINDOW_V9_5
 
 
 def app_dir(env: Mapping[str, str]) -> Path:
@@ -111,6 +116,95 @@ def _env_bool(value: str, name: str) -> bool:
     raise BadInput(f"{name}={value!r} is not a boolean.", f"Set {name} to 1 or 0.")
 
 
+# The config file's schema: each key and the TOML type it must have. A string where a
+# boolean belongs ("false") is an error, never silently truthy.
+_FILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "network": str, "grpc": str, "indexer": str, "chain_id": str, "insecure": bool,
+    "db": str, "json": bool, "log_file": str, "mnemonic_file": str,
+    "short_block_window": int, "timeout": (int, float), "features": dict, "prune": dict,
+    "websocket": str,
+}  # fmt: skip
+_TABLE_KEYS: dict[str, dict[str, type]] = {
+    "features": {"cancel": bool, "cancel_from_metadata": bool},
+    "prune": {"keep": str},
+}
+_TYPE_WORDS = {
+    bool: "true or false", str: "a string", int: "an integer", float: "a number",
+    dict: "a table ([section])",
+}  # fmt: skip
+
+
+def _type_word(expected: type | tuple[type, ...]) -> str:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(_TYPE_WORDS[t] for t in types)
+
+
+def _has_type(value: Any, expected: type | tuple[type, ...]) -> bool:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool):  # bool is an int in Python; not in a config file
+        return bool in types
+    return isinstance(value, types)
+
+
+def _check_types(path: Path, data: Mapping[str, Any]) -> None:
+    """Refuse unknown keys and values of the wrong TOML type, naming the key and the file."""
+    unknown = sorted(set(data) - set(_FILE_KEYS))
+    if unknown:
+        raise BadInput(
+            f"Config file {path} has unknown keys: {', '.join(unknown)}.",
+            f"Known keys: {', '.join(sorted(_FILE_KEYS))}.",
+        )
+    for key, expected in _FILE_KEYS.items():
+        if key in data and not _has_type(data[key], expected):
+            raise BadInput(
+                f"Config file {path}: `{key}` must be {_type_word(expected)}, "
+                f"not {_describe(data[key])}.",
+                _example(key),
+            )
+    for table, fields in _TABLE_KEYS.items():
+        section = data.get(table, {})
+        unknown = sorted(set(section) - set(fields))
+        if unknown:
+            raise BadInput(
+                f"Config file {path}: [{table}] has unknown keys: {', '.join(unknown)}.",
+                f"Known keys in [{table}]: {', '.join(sorted(fields))}.",
+            )
+        for key, expected in fields.items():
+            if key in section and not _has_type(section[key], expected):
+                raise BadInput(
+                    f"Config file {path}: `{table}.{key}` must be {_type_word(expected)}, "
+                    f"not {_describe(section[key])}.",
+                    _example(f"{table}.{key}"),
+                )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value!r}"
+
+
+_EXAMPLES = {
+    "features": "Write it as a table:\n[features]\ncancel = true",
+    "prune": 'Write it as a table:\n[prune]\nkeep = "7d"',
+    "features.cancel": "Write e.g. cancel = false (no quotes).",
+    "features.cancel_from_metadata": "Write e.g. cancel_from_metadata = false (no quotes).",
+    "prune.keep": 'Write e.g. keep = "7d".',
+    "insecure": "Write e.g. insecure = true (no quotes).",
+    "json": "Write e.g. json = true (no quotes).",
+    "short_block_window": "Write e.g. short_block_window = 20.",
+    "timeout": "Write e.g. timeout = 10.",
+}
+
+
+def _example(key: str) -> str:
+    return _EXAMPLES.get(key, f'Write e.g. {key} = "…" (a quoted string).')
+
+
 def load_config_file(path: Path, *, required: bool) -> dict[str, Any]:
     """The TOML file as a dict; {} when it is absent and was not asked for explicitly."""
     if not path.exists():
@@ -119,6 +213,10 @@ def load_config_file(path: Path, *, required: bool) -> dict[str, Any]:
                 f"Config file {path} does not exist.", "Check --config / DYDXCTL_CONFIG."
             )
         return {}
+    if not path.is_file():
+        raise BadInput(
+            f"Config file {path} is not a regular file.", "Pass the path of a TOML file."
+        )
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -126,18 +224,16 @@ def load_config_file(path: Path, *, required: bool) -> dict[str, Any]:
         raise BadInput(
             f"Config file {path} is not valid TOML: {exc}.", "Fix the file or pass another one."
         ) from exc
-    except OSError as exc:
-        raise BadInput(f"Config file {path} cannot be read: {exc.strerror}.", "") from exc
-    known = {
-        "network", "grpc", "indexer", "chain_id", "insecure", "db", "json", "log_file",
-        "mnemonic_file", "features", "prune", "short_block_window", "timeout",
-    }  # fmt: skip
-    unknown = sorted(set(data) - known)
-    if unknown:
+    except UnicodeDecodeError as exc:
         raise BadInput(
-            f"Config file {path} has unknown keys: {', '.join(unknown)}.",
-            f"Known keys: {', '.join(sorted(known))}.",
-        )
+            f"Config file {path} is not UTF-8 text (byte {exc.start} cannot be decoded).",
+            "TOML files are UTF-8; re-save the file as UTF-8.",
+        ) from exc
+    except OSError as exc:
+        raise BadInput(
+            f"Config file {path} cannot be read: {exc.strerror}.", "Check its permissions."
+        ) from exc
+    _check_types(path, data)
     return data
 
 
@@ -146,6 +242,12 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     config_flag = flags.get("config") or env.get("DYDXCTL_CONFIG")
     config_path = Path(config_flag) if config_flag else app_dir(env) / "config.toml"
     file = load_config_file(config_path, required=bool(config_flag))
+
+    for key in ("network", "grpc", "indexer", "chain_id", "db", "log_file", "mnemonic_file",
+                "websocket"):  # fmt: skip
+        if flags.get(key) is not None and not str(flags[key]).strip():
+            option = "--" + key.replace("_", "-")
+            raise BadInput(f"{option} '' is empty.", f"Give a value to {option}, or leave it out.")
 
     def pick(key: str, env_name: str | None, default: Any = None) -> Any:
         if flags.get(key) is not None:
@@ -169,14 +271,20 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
             f"Unknown network '{name}'.", f"Choose one of: {', '.join(sorted(NETWORKS))}."
         )
     network = NETWORKS[name]
-    window = int(file.get("short_block_window", network.short_block_window))
+    window = file.get("short_block_window", network.short_block_window)
+    if not 1 <= window <= MAX_SHORT_BLOCK_WINDOW:
+        raise BadInput(
+            f"Config file {config_path}: `short_block_window` must be between 1 and "
+            f"{MAX_SHORT_BLOCK_WINDOW}, not {window}.",
+            "It is the node's ShortBlockWindow: 20, or 40 on v9.5+.",
+        )
     if window != network.short_block_window:
         network = Network(
             network.name, network.chain_id, network.grpc, network.indexer, window,
             network.websocket,
         )  # fmt: skip
 
-    features_file = file.get("features", {})
+    features_file: Mapping[str, Any] = file.get("features", {})
     cancel_from_metadata = features_file.get("cancel_from_metadata", True)
     if env.get("DYDXCTL_FEATURE_CANCEL_FROM_METADATA") not in (None, ""):
         cancel_from_metadata = _env_bool(
@@ -191,7 +299,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         timeout_s = float(timeout_text)
     except (TypeError, ValueError):
         timeout_s = -1.0
-    if not 0 < timeout_s <= 600:
+    if not 0 < timeout_s <= 600:  # also refuses nan and inf
         raise BadInput(
             f"Timeout {timeout_text!r} is not a number of seconds in (0, 600].", "e.g. --timeout 5"
         )
@@ -206,13 +314,24 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         )
     db = pick("db", "DYDXCTL_DB")
     log_file = pick("log_file", "DYDXCTL_LOG_FILE")
+    if log_file and Path(log_file).expanduser().is_dir():
+        raise BadInput(
+            f"The log file {log_file} is a directory.",
+            "Pass a file path to --log-file / DYDXCTL_LOG_FILE, e.g. ~/dydxctl.log.",
+        )
     mnemonic_file = pick("mnemonic_file", "DYDXCTL_MNEMONIC_FILE")
+    prune_keep = file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)
+    parse_keep(prune_keep, f"Config file {config_path}: `prune.keep`")
+    insecure = pick_bool("insecure", "DYDXCTL_INSECURE")
+    indexer = str(pick("indexer", "DYDXCTL_INDEXER", network.indexer))
+    check_transport(indexer, insecure=insecure)
+    check_transport(websocket, insecure=insecure)
     return Settings(
         network=network,
         grpc=str(pick("grpc", "DYDXCTL_GRPC", network.grpc)),
-        indexer=str(pick("indexer", "DYDXCTL_INDEXER", network.indexer)),
+        indexer=indexer,
         chain_id=str(pick("chain_id", "DYDXCTL_CHAIN_ID", network.chain_id)),
-        insecure=pick_bool("insecure", "DYDXCTL_INSECURE"),
+        insecure=insecure,
         db=Path(db).expanduser() if db else data_dir(env) / "orders.db",
         json=pick_bool("json", "DYDXCTL_JSON"),
         verbose=bool(flags.get("verbose")),
@@ -220,11 +339,35 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         log_file=Path(log_file).expanduser() if log_file else None,
         mnemonic_file=Path(mnemonic_file).expanduser() if mnemonic_file else None,
         features=Features(cancel=bool(cancel), cancel_from_metadata=bool(cancel_from_metadata)),
-        prune_keep=str(file.get("prune", {}).get("keep", DEFAULT_PRUNE_KEEP)),
+        prune_keep=prune_keep,
         config_path=config_path,
         timeout_s=timeout_s,
         websocket=websocket,
     )
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback IP: traffic that never leaves this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(indexer: str, *, insecure: bool) -> None:
+    """A plaintext (http:// or ws://) Indexer off loopback needs --insecure: its market
+    parameters decide what is signed, its answers what is reported final, and anyone on
+    the path could change them."""
+    parts = urlsplit(indexer)
+    off_machine = bool(parts.hostname) and not is_loopback_host(parts.hostname or "")
+    if parts.scheme in ("http", "ws") and off_machine and not insecure:
+        secure = "https://" if parts.scheme == "http" else "wss://"
+        raise BadInput(
+            f"The Indexer {indexer} is plaintext {parts.scheme}:// on another host.",
+            f"Use {secure}, or pass --insecure (DYDXCTL_INSECURE=1) if you really mean plaintext.",
+        )
 
 
 def _websocket_for(network: Network, indexer: str | None) -> str:

@@ -16,13 +16,27 @@ from dydxctl.emulator import Emulator
 from dydxctl.orders import OrderRequest
 from dydxctl.runtime import Runtime
 
+# What to try after the demo: the same steps against an emulator you keep running.
+NEXT_STEPS = (
+    "Next, run it yourself against an emulator that keeps running "
+    '(README: "A session against the emulator"):\n'
+    "  terminal 1: dydxctl emulator\n"
+    "  terminal 2: dydxctl keys new --out ~/test-key.txt\n"
+    "              export DYDXCTL_NETWORK=local DYDXCTL_MNEMONIC_FILE=~/test-key.txt\n"
+    "              dydxctl place --market BTC-USD --side buy --size 0.001 --price 50000"
+)
 
-def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[str, Any]:
+Narrate = Callable[[str, str, Any], None]
+
+
+def run_demo(settings: Settings, narrate: Narrate) -> dict[str, Any]:
+    """Run each step and call narrate(step, one-line explanation, data) after it."""
     from decimal import Decimal
 
     from mnemonic import Mnemonic
 
     from dydxctl import lifecycle, reconcile
+    from dydxctl.durations import format_unix
 
     mnemonic = Mnemonic("english").generate(strength=256)
     with Emulator(block_time_s=0.5) as emulator, tempfile.TemporaryDirectory() as tmp:
@@ -39,13 +53,31 @@ def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[
             debug=settings.debug,
             log_file=settings.log_file,
             mnemonic_file=None,
+            features=settings.features,  # the demo honours the user's feature flags
         )
         rt = Runtime(demo_settings, env={"DYDX_MNEMONIC": mnemonic})
         try:
-            steps: dict[str, Any] = {"emulator": emulator.summary()}
-            show_step("emulator", steps["emulator"])
+            summary = emulator.summary()
+            block = rt.node().latest_block()
+            steps: dict[str, Any] = {
+                "emulator": {
+                    "chain_id": summary["chain_id"], "height": block.height,
+                    "block_time": format_unix(block.time_unix), "grpc": summary["grpc"],
+                    "indexer": summary["indexer"],
+                }
+            }  # fmt: skip
+            narrate(
+                "emulator",
+                f"1/8 Started a throwaway local chain + Indexer ({summary['chain_id']}, "
+                f"block {block.height}) on 127.0.0.1.",
+                steps["emulator"],
+            )
             steps["address"] = rt.wallet().address
-            show_step("wallet", {"address": steps["address"]})
+            narrate(
+                "wallet",
+                f"2/8 Generated a throwaway wallet {steps['address']} (its phrase is never shown).",
+                {"address": steps["address"]},
+            )
             short = lifecycle.place(
                 rt,
                 OrderRequest(
@@ -53,7 +85,12 @@ def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[
                     good_til_blocks=20,
                 ),
             )  # fmt: skip
-            show_step("place short-term", short.order)
+            narrate(
+                "place short-term",
+                "3/8 Placed a short-term BTC-USD buy that lives 20 blocks; its row was stored "
+                "before the broadcast.",
+                short.order,
+            )
             long = lifecycle.place(
                 rt,
                 OrderRequest(
@@ -61,10 +98,14 @@ def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[
                     good_til="12h",
                 ),
             )  # fmt: skip
-            show_step("place long-term", long.order)
+            narrate(
+                "place long-term",
+                "4/8 Placed a long-term ETH-USD sell good for 12 hours (a stateful order).",
+                long.order,
+            )
             steps["placed"] = [short.order["order_id"], long.order["order_id"]]
             orders = rt.store().list_orders()
-            show_step("orders", orders)
+            narrate("orders", "5/8 Both orders as the store holds them (`dydxctl orders`).", orders)
             cancels = []
             for order_id in steps["placed"]:
                 result = lifecycle.cancel(rt, order_id)
@@ -76,22 +117,38 @@ def run_demo(settings: Settings, show_step: Callable[[str, Any], None]) -> dict[
                         "latency_ms": result.latency_ms,
                     }
                 )
-            show_step("cancel", cancels)
+            narrate(
+                "cancel",
+                "6/8 Cancelled both from the stored metadata, one broadcast each "
+                "(`dydxctl cancel ORDER_ID`).",
+                cancels,
+            )
             steps["cancels"] = cancels
             # Past the short-term order's good_til_block and prune's safety margin.
             emulator.advance(30)
             steps["sync"] = reconcile.sync(rt)
-            show_step("sync", steps["sync"])
+            narrate(
+                "sync",
+                f"7/8 Let 30 blocks pass and reconciled with the Indexer (`dydxctl sync`): "
+                f"{len(steps['sync']['changed'])} orders changed status.",
+                steps["sync"],
+            )
             steps["stats"] = rt.store().cancel_metrics()
-            show_step("stats", steps["stats"])
-            summary = reconcile.prune(rt)
+            summary_prune = reconcile.prune(rt)
             steps["prune"] = {
-                "expired_short_term": summary.expired_short_term,
-                "expired_stateful": summary.expired_stateful,
-                "final_state": summary.final_state,
-                "kept": summary.kept,
+                "expired_short_term": summary_prune.expired_short_term,
+                "expired_stateful": summary_prune.expired_stateful,
+                "final_state": summary_prune.final_state,
+                "kept": summary_prune.kept,
             }
-            show_step("prune-expired", steps["prune"])
+            narrate(
+                "prune-expired",
+                f"8/8 Pruned metadata that can no longer matter (`dydxctl prune-expired`): "
+                f"deleted {summary_prune.deleted}, kept {summary_prune.kept} "
+                "(final orders stay 7 days).",
+                steps["prune"],
+            )
+            steps["next"] = NEXT_STEPS
             return steps
         finally:
             rt.close()

@@ -16,11 +16,32 @@ def parse_duration(text: str) -> int:
     """Seconds in a duration like "90s", "12h", "28d" or "1h30m"; refuses anything else."""
     cleaned = text.strip().lower()
     if not _DURATION.match(cleaned):
+        if not cleaned:
+            raise BadInput(
+                "The duration is empty.",
+                "Write a number with a unit: s, m, h, d or w, e.g. 90s, 12h, 28d, 1h30m.",
+            )
         raise BadInput(
             f"'{text}' is not a duration.",
             "Write a number with a unit: s, m, h, d or w, e.g. 90s, 12h, 28d, 1h30m.",
         )
     return sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(cleaned))
+
+
+# Longest --keep / [prune] keep: a century. Longer values overflow date arithmetic and mean
+# "keep for ever", which is what not pruning already does.
+MAX_KEEP_SECONDS = 36_500 * 86_400
+
+
+def parse_keep(text: str, source: str = "--keep") -> int:
+    """A prune retention like "7d", between 0 seconds and MAX_KEEP_SECONDS."""
+    seconds = parse_duration(text)
+    if seconds > MAX_KEEP_SECONDS:
+        raise BadInput(
+            f"{source} {text!r} is too long: at most {MAX_KEEP_SECONDS // 86_400}d.",
+            "Use a duration between 0s and 36500d, e.g. 7d.",
+        )
+    return seconds
 
 
 def parse_time(text: str) -> datetime:

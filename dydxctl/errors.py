@@ -3,7 +3,8 @@
     DydxctlError                 (base; never raised itself)
     ├── InternalError            1  a bug in dydxctl
     ├── BadInput                 2  bad input or usage
-    │   └── DuplicateOrder       2  the OrderId (client id …) is already stored
+    │   ├── DuplicateOrder       2  the OrderId (client id …) is already stored
+    │   └── EndpointMismatch     2  the Indexer's market parameters differ from the node's
     ├── OrderNotFound            3  no metadata and unknown to the Indexer
     ├── AlreadyFinal             4  filled or cancelled: nothing to cancel
     ├── OrderExpired             5  past its good-til: nothing to cancel
@@ -12,7 +13,8 @@
     ├── StoreError               8  locked, corrupt, newer schema, read-only
     ├── Disabled                 9  switched off by a feature flag
     ├── WalletError             10  no/invalid mnemonic, unsafe file mode
-    └── WaitTimedOut            11  `cancel --wait` ended before the order was final
+    ├── WaitTimedOut            11  `cancel --wait` ended before the order was final
+    └── Interrupted            130  Ctrl-C (SIGINT), as shells report it (128 + 2)
 
 Every error carries a short title, what happened (message) and what to do (hint),
 so the CLI can render it as a panel or as JSON without knowing the class.
@@ -63,6 +65,14 @@ class BadInput(DydxctlError):
 class DuplicateOrder(BadInput):
     kind = "duplicate_order"
     title = "Order already stored"
+
+
+class EndpointMismatch(BadInput):
+    """--indexer and --grpc disagree on a market's ClobPair: what would be signed is not
+    what the chain would read, so nothing is signed."""
+
+    kind = "endpoint_mismatch"
+    title = "Indexer and node disagree"
 
 
 class OrderNotFound(DydxctlError):
@@ -126,6 +136,12 @@ class WaitTimedOut(DydxctlError):
     title = "Not final yet"
 
 
+class Interrupted(DydxctlError):
+    exit_code = 130
+    kind = "interrupted"
+    title = "Interrupted"
+
+
 ALL_ERRORS: tuple[type[DydxctlError], ...] = (
     InternalError,
     BadInput,
@@ -138,4 +154,5 @@ ALL_ERRORS: tuple[type[DydxctlError], ...] = (
     Disabled,
     WalletError,
     WaitTimedOut,
+    Interrupted,
 )

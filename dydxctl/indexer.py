@@ -20,6 +20,9 @@ from dydxctl.errors import BadInput, Unreachable
 DEFAULT_TIMEOUT_S = 10.0
 READ_RETRIES = 2
 RETRY_BACKOFF_S = 0.2
+# comlink's rate limiter (indexer/services/comlink/src/lib/rate-limit.ts) answers 429
+# "Too many requests" with a JSON body.
+HTTP_TOO_MANY_REQUESTS = 429
 log = logs.get("indexer")
 
 
@@ -113,6 +116,12 @@ class IndexerClient:
             raise Unreachable(
                 f"The Indexer at {self.base_url} failed GET {path} with HTTP {status}.",
                 "Try again later.",
+            )
+        if status == HTTP_TOO_MANY_REQUESTS:
+            raise Unreachable(
+                f"The Indexer at {self.base_url} is rate-limiting this client (HTTP 429 on "
+                f"GET {path}).",
+                "Wait a minute and retry, or use an Indexer with a higher rate limit.",
             )
         if status >= 400:
             errors = data.get("errors") if isinstance(data, dict) else None

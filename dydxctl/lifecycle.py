@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, codes, expiry, finality, height_estimate, indexer_orders, logs
 from dydxctl.errors import BadInput, Unreachable
-from dydxctl.markets import Market
+from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
     OrderRequest,
     build_order,
@@ -52,6 +52,9 @@ def load_market(rt: Runtime, ticker: str, *, fresh: bool = False, store: Store |
         known = ", ".join(sorted(rt.indexer().perpetual_markets()))
         raise BadInput(f"Unknown market '{ticker}'.", f"Markets on this network: {known}.")
     market = Market.from_indexer(ticker, data)
+    # Checked against the node once per fetch; the cache only holds checked parameters,
+    # so a warm place/cancel costs no extra round trip.
+    check_against_clob_pair(market, rt.node().clob_pair(market.clob_pair_id))
     if store is not None:
         store.cache_markets(chain_id, [market.to_row()], time.time())
     return market

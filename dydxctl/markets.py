@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from dydxctl.errors import BadInput
+from dydxctl.errors import BadInput, EndpointMismatch
 
 # USDC has 6 decimals: quote quantums are micro-USDC (protocol/lib/constants.go
 # QuoteCurrencyAtomicResolution = -6).
@@ -22,6 +22,13 @@ QUOTE_ATOMIC_RESOLUTION_ABS = 6
 STORABLE_MAX = 2**63 - 1
 # Beyond 10^±40 no market's size or price makes sense, and Decimal arithmetic would overflow.
 MAX_DECIMAL_EXPONENT = 40
+# A user's decimal has at most this many significant digits: more than any market's grid
+# can use, and few enough that grid arithmetic below is exact.
+MAX_SIGNIFICANT_DIGITS = 60
+# Grid arithmetic runs at this precision so a value is never rounded onto the grid: with at
+# most MAX_SIGNIFICANT_DIGITS digits and exponents within ±MAX_DECIMAL_EXPONENT, products
+# with a power-of-ten scale are exact (Decimal's default 28 digits are not enough).
+EXACT_PRECISION = 4 * MAX_DECIMAL_EXPONENT + 2 * MAX_SIGNIFICANT_DIGITS
 
 
 @dataclass(frozen=True)
@@ -135,8 +142,17 @@ def _to_grid(
 ) -> int:  # fmt: skip
     """value · scale as an integer multiple of `unit`, or BadInput naming the neighbours."""
     _require_positive(value, name)
-    exact = value * scale
-    units = exact / unit
+    with localcontext() as ctx:
+        ctx.prec = EXACT_PRECISION
+        exact = value * scale
+        units = exact / unit
+        return _on_grid(value, name, exact, units, unit, back, grid_name)
+
+
+def _on_grid(
+    value: Decimal, name: str, exact: Decimal, units: Decimal, unit: int,
+    back: Callable[[int], Decimal], grid_name: str,
+) -> int:  # fmt: skip
     if units != units.to_integral_value():
         low = int(units.to_integral_value(ROUND_FLOOR)) * unit
         high = int(units.to_integral_value(ROUND_CEILING)) * unit
@@ -147,8 +163,39 @@ def _to_grid(
         )
     result = int(exact)
     if result > STORABLE_MAX:
-        raise BadInput(f"The {name} is too large (at most {back(STORABLE_MAX)}).", "")
+        raise BadInput(
+            f"The {name} {value} is too large: at most {back(STORABLE_MAX // unit * unit)}.", ""
+        )
     return result
+
+
+def check_against_clob_pair(market: Market, clob_pair: Any) -> None:
+    """The Indexer's parameters must be the chain's before anything is signed with them.
+
+    The node's ClobPair (protocol/x/clob/types/clob_pair.pb.go: Id, StepBaseQuantums,
+    SubticksPerTick, QuantumConversionExponent) is what CheckTx validates an order against;
+    an Indexer that disagrees (a different network, a stale or tampered proxy) would make
+    dydxctl sign a size or price the user never asked for. atomicResolution lives on the
+    Perpetual, not the ClobPair, so it is not compared here."""
+    mine = {
+        "clob pair id": market.clob_pair_id,
+        "step base quantums": market.step_base_quantums,
+        "subticks per tick": market.subticks_per_tick,
+        "quantum conversion exponent": market.quantum_conversion_exponent,
+    }
+    chains = {
+        "clob pair id": int(clob_pair.id),
+        "step base quantums": int(clob_pair.step_base_quantums),
+        "subticks per tick": int(clob_pair.subticks_per_tick),
+        "quantum conversion exponent": int(clob_pair.quantum_conversion_exponent),
+    }
+    differing = [f"{k}: Indexer {mine[k]}, node {chains[k]}" for k in mine if mine[k] != chains[k]]
+    if differing:
+        raise EndpointMismatch(
+            f"The Indexer's parameters for {market.ticker} differ from the node's ClobPair "
+            f"{market.clob_pair_id} ({'; '.join(differing)}); nothing was signed.",
+            "Point --indexer and --grpc at the same network (check --network), then retry.",
+        )
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -173,7 +220,17 @@ def parse_decimal(text: str, name: str) -> Decimal:
     if not value.is_finite():
         raise BadInput(f"The {name} '{text}' is not a finite number.", "")
     if value and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
-        raise BadInput(f"The {name} '{text}' is out of range.", "")
+        raise BadInput(
+            f"The {name} '{text}' is out of range (between 1e-{MAX_DECIMAL_EXPONENT} and "
+            f"1e{MAX_DECIMAL_EXPONENT}).",
+            "",
+        )
+    if len(value.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+        raise BadInput(
+            f"The {name} '{text}' has {len(value.as_tuple().digits)} significant digits; "
+            f"at most {MAX_SIGNIFICANT_DIGITS}.",
+            f"Write the {name} with fewer digits; it must sit on the market's grid anyway.",
+        )
     if value <= 0:
         raise BadInput(f"The {name} must be positive, not {text}.", "")
     return value

@@ -95,6 +95,44 @@ class OrderPlan:
     trigger_price: Decimal | None
 
 
+# Words people use for a status (what the tool prints, in any case) → the stored status.
+STATUS_SYNONYMS = {"CANCELLED": "CANCELED", "CANCELLING": "CANCEL_PENDING"}
+
+
+def parse_status(text: str) -> str:
+    """A --status value as shown by the tool ("open", "Cancelled", "cancel-pending") → the
+    stored status; refuses anything else, naming the valid words."""
+    from dydxctl.store import STATUSES
+
+    word = "_".join(text.strip().upper().replace("-", " ").split())
+    word = STATUS_SYNONYMS.get(word, word)
+    if word not in STATUSES:
+        shown = ", ".join(s.lower() for s in STATUSES)
+        raise BadInput(f"Unknown status {text!r}.", f"Use one of: {shown} (any case).")
+    return word
+
+
+def check_order_key(text: str) -> None:
+    """An ORDER_ID argument is an Indexer UUID or a decimal client id (0..2^32-1)."""
+    import uuid
+
+    key = text.strip()
+    if key.isascii() and key.isdigit():
+        if int(key) > chain.CLIENT_ID_MAX:
+            raise BadInput(
+                f"Client id {key} is out of range: client ids are 0..{chain.CLIENT_ID_MAX}.",
+                "Pass the ORDER ID (the UUID), or a client id shown by `dydxctl orders`.",
+            )
+        return
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        raise BadInput(
+            f"{text!r} is not an order id (a UUID) or a client id (0..{chain.CLIENT_ID_MAX}).",
+            "Copy the ORDER ID shown by `dydxctl place` or `dydxctl orders`.",
+        ) from None
+
+
 def kind_flags(request: OrderRequest) -> int:
     """order_flags for the request: 0 short-term, 64 long-term, 32 conditional."""
     order_type = _order_type(request.type)
@@ -142,7 +180,22 @@ def plan_order(
             f"Use e.g. --good-til-blocks {DEFAULT_SHORT_TERM_BLOCKS}.",
         )
     if request.client_id is not None and not 0 <= request.client_id <= chain.CLIENT_ID_MAX:
-        raise BadInput(f"--client-id must be between 0 and {chain.CLIENT_ID_MAX}.", "")
+        raise BadInput(
+            f"--client-id {request.client_id} is out of range: it must be between 0 and "
+            f"{chain.CLIENT_ID_MAX} (a uint32).",
+            "Omit it to get a fresh random one.",
+        )
+    if not 0 <= request.subaccount <= chain.MAX_SUBACCOUNT_ID_NUMBER:
+        raise BadInput(
+            f"--subaccount {request.subaccount} is out of range: the chain accepts 0.."
+            f"{chain.MAX_SUBACCOUNT_ID_NUMBER} (MaxSubaccountIdNumber).",
+            "Use 0 for the main subaccount.",
+        )
+    if request.good_til is not None and not request.good_til.strip():
+        raise BadInput(
+            f"--good-til {request.good_til!r} is empty.",
+            "Give a duration (90s, 12h, 28d) or an ISO time, or leave it out for 28d.",
+        )
 
     tif_name = _time_in_force(request, order_type, flags)
 
@@ -213,6 +266,10 @@ def plan_order(
 
 
 def _time_in_force(request: OrderRequest, order_type: OrderType, flags: int) -> str:
+    if request.time_in_force is not None and not request.time_in_force.strip():
+        raise BadInput(
+            "--time-in-force '' is empty.", f"Use one of: {', '.join(TIME_IN_FORCE)}, or omit it."
+        )
     name = (request.time_in_force or ("ioc" if order_type.market_priced else "gtt")).lower()
     if name not in TIME_IN_FORCE:
         raise BadInput(

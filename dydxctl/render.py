@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dydxctl.chain import order_kind
 from dydxctl.durations import format_unix
 from dydxctl.errors import DydxctlError
+from dydxctl.redact import scrub
 
 if TYPE_CHECKING:  # rich costs ~50 ms to import: only human output loads it
     from rich.console import Console
@@ -60,7 +61,7 @@ def _jsonable(value: Any) -> Any:
 
 def emit_json(data: Any) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -84,7 +85,7 @@ def _status(status: str | None) -> Text:
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
-def orders_table(rows: Sequence[Mapping[str, Any]], title: str = "Orders") -> Table:
+def orders_table(rows: Sequence[Mapping[str, Any]], title: str | None = "Orders") -> Table:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -121,7 +122,7 @@ def _plain(value: Any) -> str:
 
 
 def order_detail(
-    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str = "Order"
+    row: Mapping[str, Any], extra: Mapping[str, Any] | None = None, title: str | None = "Order"
 ) -> Table:
     obj = order_object(row)
     pairs: list[tuple[str, Any]] = [
@@ -171,7 +172,7 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
     return key_value_table(pairs, title="Cancel")
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
     """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
     from rich.table import Table
     from rich.text import Text
@@ -224,6 +225,17 @@ def output(as_json: bool, data: Any, *tables: Callable[[], Any]) -> None:
         show(*(build() for build in tables))
 
 
+def note(message: str, hint: str = "") -> None:
+    """A one-paragraph answer when there is nothing to tabulate (no rows, nothing to do)."""
+    from rich.text import Text
+
+    text = Text(message)
+    if hint:
+        text.append("\n")
+        text.append(hint, style="italic")
+    show(text)
+
+
 def show(*renderables: Any) -> None:
     console = _console()
     for item in renderables:
@@ -231,19 +243,22 @@ def show(*renderables: Any) -> None:
 
 
 def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
-    """An error as a panel on stderr, or as {"error": {...}} on stdout with --json."""
+    """An error as a panel on stderr, or as {"error": {...}} on stdout with --json.
+    Message, hint and traceback are scrubbed of anything that looks like a mnemonic."""
     from rich.panel import Panel
     from rich.text import Text
 
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
     if as_json:
-        emit_json({"error": exc.to_dict()})
+        data = exc.to_dict()
+        data["message"], data["hint"] = scrub(data["message"]), scrub(data["hint"])
+        emit_json({"error": data})
         return
-    body = Text(exc.message)
+    body = Text(scrub(exc.message))
     if exc.hint:
         body.append("\n")
-        body.append(exc.hint, style="italic")
+        body.append(scrub(exc.hint), style="italic")
     panel = Panel(
         body, title=f"[bold]{exc.title}[/bold] (exit {exc.exit_code})", border_style="red",
         title_align="left", expand=False,

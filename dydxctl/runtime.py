@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 @dataclass
 class Runtime:
     settings: Settings
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    # Not in repr: the environment may hold DYDX_MNEMONIC, the cache holds the wallet.
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def store(self, *, create: bool = True) -> Store:
         if "store" not in self._cache:

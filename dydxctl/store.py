@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import logs
+from dydxctl.chain import CLIENT_ID_MAX
 from dydxctl.durations import iso_ms
 from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFound, StoreError
 
@@ -414,7 +415,12 @@ class Store:
     ) -> dict[str, Any] | None:
         """An order by Indexer UUID, or by a client id naming exactly one stored order."""
         key = key.strip()
-        if key.isdigit():
+        if key.isascii() and key.isdigit():
+            if int(key) > CLIENT_ID_MAX:
+                raise BadInput(
+                    f"Client id {key} is out of range: client ids are 0..{CLIENT_ID_MAX}.",
+                    "Pass the ORDER ID (the UUID), or a client id shown by `dydxctl orders`.",
+                )
             matches = self.find_by_client_id(int(key), chain_id=chain_id, address=address)
             if len(matches) > 1:
                 ids = ", ".join(m["order_id"] for m in matches[:5])
@@ -459,7 +465,7 @@ class Store:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM orders{where} ORDER BY updated_at DESC"
+        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, rowid DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

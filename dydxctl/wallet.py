@@ -21,6 +21,9 @@ from dydxctl.errors import WalletError
 
 MNEMONIC_ENV = "DYDX_MNEMONIC"
 VALID_WORD_COUNTS = (12, 15, 18, 21, 24)
+# 24 words of at most 8 letters plus spaces, with room for CRLF and padding.
+MAX_MNEMONIC_FILE_BYTES = 4096
+PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
 def _ripemd160(data: bytes) -> bytes:
@@ -53,6 +56,7 @@ class Wallet:
     def __init__(self, private_key: bytes) -> None:
         from coincurve import PrivateKey
 
+        forbid_core_dumps()
         self._key = PrivateKey(private_key)
         self.public_key: bytes = self._key.public_key.format(compressed=True)
         self.address: str = address_from_public_key(self.public_key)
@@ -107,38 +111,101 @@ def is_low_s(signature: bytes) -> bool:
     return int.from_bytes(signature[32:], "big") <= SECP256K1_ORDER // 2
 
 
+def forbid_core_dumps() -> None:
+    """No core file and no ptrace attach for this process from now on: a dump of a process
+    holding a key would hold the key. RLIMIT_CORE 0 everywhere; PR_SET_DUMPABLE 0 on Linux
+    (prctl(2): also makes /proc/<pid>/mem unreadable by other processes of the same user)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # not POSIX, or a hard limit we cannot lower
+        pass
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _read_mnemonic_file(path: Path) -> str:
+    """The file's text, refusing anything but an owner-only regular file. A FIFO, a
+    directory or a device is refused before it is opened for reading (a FIFO would block)."""
+    hint = "Check --mnemonic-file / DYDXCTL_MNEMONIC_FILE."
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise WalletError(
+            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise WalletError(
+            f"The mnemonic file {path} is not a regular file ({_file_kind(mode)}).",
+            "Point --mnemonic-file at a plain file of mode 0600, e.g. one written by "
+            "`dydxctl keys new --out FILE`.",
+        )
+    if stat.S_IMODE(mode) & 0o077:
+        raise WalletError(
+            f"The mnemonic file {path} can be read by others (mode {stat.S_IMODE(mode):04o}).",
+            f"Run: chmod 600 {path}",
+        )
+    try:
+        # O_NONBLOCK: if the path was swapped for a FIFO since stat(), open does not hang;
+        # fstat on the open descriptor then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise WalletError(
+            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
+        ) from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise WalletError(f"The mnemonic file {path} is not a regular file.", hint)
+        data = fh.read(MAX_MNEMONIC_FILE_BYTES + 1)
+    if len(data) > MAX_MNEMONIC_FILE_BYTES:
+        raise WalletError(
+            f"The mnemonic file {path} is larger than a mnemonic ({MAX_MNEMONIC_FILE_BYTES} "
+            "bytes at most).",
+            hint,
+        )
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise WalletError(f"The mnemonic file {path} is not UTF-8 text.", hint) from None
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
 def read_mnemonic(
     env: Mapping[str, str], mnemonic_file: Path | None, *, interactive: bool | None = None
 ) -> str:
-    """The mnemonic from DYDX_MNEMONIC, a 0600 file, or a hidden prompt on a TTY."""
+    """The mnemonic from a 0600 file, DYDX_MNEMONIC, or a hidden prompt on a TTY."""
     if mnemonic_file is not None:
-        try:
-            mode = mnemonic_file.stat().st_mode
-        except OSError as exc:
-            raise WalletError(
-                f"Cannot read the mnemonic file {mnemonic_file}: {exc.strerror}.",
-                "Check --mnemonic-file / DYDXCTL_MNEMONIC_FILE.",
-            ) from exc
-        if stat.S_IMODE(mode) & 0o077:
-            raise WalletError(
-                f"The mnemonic file {mnemonic_file} can be read by others "
-                f"(mode {stat.S_IMODE(mode):04o}).",
-                f"Run: chmod 600 {mnemonic_file}",
-            )
-        try:
-            return mnemonic_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WalletError(
-                f"Cannot read the mnemonic file {mnemonic_file}.", "Check the file."
-            ) from exc
+        return _read_mnemonic_file(mnemonic_file)
     if env.get(MNEMONIC_ENV, "").strip():
         return env[MNEMONIC_ENV].strip()
     if interactive is None:
         interactive = sys.stdin.isatty()
     if interactive:
-        entered = getpass.getpass("Mnemonic (hidden): ").strip()
+        try:
+            entered = getpass.getpass("Mnemonic (hidden): ").strip()
+        except EOFError:  # Ctrl-D at the prompt
+            entered = ""
         if entered:
             return entered
+        raise WalletError(
+            "No mnemonic was entered at the prompt.",
+            f"Type the words and press Enter, or set {MNEMONIC_ENV} or --mnemonic-file.",
+        )
     raise WalletError(
         "No wallet: this command signs, and no mnemonic was given.",
         f"Set {MNEMONIC_ENV}, pass --mnemonic-file PATH (mode 0600), or run on a terminal.",
@@ -146,6 +213,7 @@ def read_mnemonic(
 
 
 def load_wallet(env: Mapping[str, str] | None, mnemonic_file: Path | None) -> Wallet:
+    forbid_core_dumps()  # before the phrase is read into memory
     return Wallet.from_mnemonic(
         read_mnemonic(env if env is not None else os.environ, mnemonic_file)
     )

@@ -136,21 +136,27 @@ class ChainCli(Cli):
         super().__init__(db_path)
         self.emu = emu
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
+    def __call__(self, *args: str, env: dict[str, str] | None = None, strip: Any = ()) -> Any:
+        """`strip`: default endpoint options to leave out (a test sets them by env)."""
         from dydxctl.cli import app
 
         base = {"DYDX_MNEMONIC": TEST_MNEMONIC}
         return self.runner.invoke(
             app,
-            [*self.global_args(), *args],
+            [*self.global_args(overridden=[*args, *strip]), *args],
             env={**base, **(env or {})},
         )
 
-    def global_args(self) -> list[str]:
-        return [
-            "--network", "local", "--grpc", self.emu.grpc_target, "--indexer",
-            self.emu.indexer_url, "--websocket", self.emu.ws_url, "--db", str(self.db_path),
-        ]  # fmt: skip
+    def global_args(self, overridden: tuple[str, ...] | list[str] = ()) -> list[str]:
+        """The emulator's endpoints, except those a test passes itself (an option given
+        twice is refused)."""
+        defaults = {
+            "--network": "local", "--grpc": self.emu.grpc_target,
+            "--indexer": self.emu.indexer_url, "--websocket": self.emu.ws_url,
+            "--db": str(self.db_path),
+        }  # fmt: skip
+        given = {a.partition("=")[0] for a in overridden}
+        return [x for k, v in defaults.items() if k not in given for x in (k, v)]
 
     def broadcasts(self) -> int:
         return sum(1 for c in self.emu.call_log() if c["name"] == "BroadcastTx")

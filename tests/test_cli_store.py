@@ -93,9 +93,10 @@ def test_version(cli: Cli) -> None:
 
 
 def test_error_classes_are_the_exit_code_table() -> None:
-    """errors.py maps 1:1 onto SPEC §3: codes 1..11, one class each, distinct kinds."""
+    """errors.py maps 1:1 onto SPEC §3: codes 1..11 and 130 (Ctrl-C), one class each,
+    distinct kinds."""
     from dydxctl.errors import ALL_ERRORS
 
-    assert sorted(e.exit_code for e in ALL_ERRORS) == list(range(1, 12))
+    assert sorted(e.exit_code for e in ALL_ERRORS) == [*range(1, 12), 130]
     assert len({e.kind for e in ALL_ERRORS}) == len(ALL_ERRORS)
     assert all(e.title for e in ALL_ERRORS)

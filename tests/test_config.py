@@ -62,9 +62,9 @@ def test_prune_keep_and_window_from_file(tmp_path: Path) -> None:
     assert s.prune_keep == "3d" and s.network.short_block_window == 40
 
 
-@pytest.mark.parametrize("indexer", ["http://x:3002", "http://x:3002/", "http://x:3002/v4"])
+@pytest.mark.parametrize("indexer", ["https://x:3002", "https://x:3002/", "https://x:3002/v4"])
 def test_indexer_base_accepts_trailing_v4(indexer: str) -> None:
-    assert resolve({"indexer": indexer}, {}).indexer_base == "http://x:3002"
+    assert resolve({"indexer": indexer}, {}).indexer_base == "https://x:3002"
 
 
 @pytest.mark.parametrize(

@@ -442,8 +442,9 @@ def odd_cli(chain_cli: ChainCli) -> Iterator[ChainCli]:
     proxy = OddIndexer(chain_cli.emu.indexer_url)
 
     class OddCli(ChainCli):
-        def global_args(self) -> list[str]:
-            return [*super().global_args(), "--indexer", proxy.url]
+        def global_args(self, overridden: Any = ()) -> list[str]:
+            # An option is given once: the proxy replaces the emulator's Indexer.
+            return [*super().global_args([*overridden, "--indexer"]), "--indexer", proxy.url]
 
     yield OddCli(chain_cli.db_path, chain_cli.emu)
     proxy.server.shutdown()

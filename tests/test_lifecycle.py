@@ -223,11 +223,19 @@ def test_order_without_metadata_is_cancelled_through_the_indexer(
 
 
 def test_feature_flag_forces_the_indexer_path(chain_cli: ChainCli) -> None:
+    """With cancel_from_metadata off, the cancel is built from what the Indexer answered:
+    the stored row is made wrong first, and the Indexer read shows in the emulator's log."""
     order = chain_cli.place(*LIMIT)
     chain_cli.emu.advance(1)
+    with Store.open(chain_cli.db_path) as store:  # a stored good-til long past
+        store.update_fields(order["order_id"], good_til_block_time=1_000_000_000)
+    chain_cli.emu.reset_calls()
     off = {"DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"}
     result = chain_cli.json("cancel", order["order_id"], env=off)
     assert result["metadata_source"] == "indexer" and result["outcome"] == "CANCEL_PENDING"
+    assert result["cancel_good_til_block_time"] == order["good_til_block_time"]
+    calls = [c["name"] for c in chain_cli.emu.call_log()]
+    assert calls.count("/v4/orders/{id}") == 1 and calls.count("BroadcastTx") == 1
 
 
 def test_cancel_disabled_exits_9(chain_cli: ChainCli) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -54,6 +55,15 @@ def test_mnemonic_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
     assert "No such option" in refused
     outputs.append(refused)
 
+    # A phrase typed where it does not belong, with --debug -v and a log file.
+    other = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+    outputs.append(_run(emulator, tmp_path, "show", other, env=env))
+    outputs.append(_run(emulator, tmp_path, "--indexer", other, "markets", env=env))
+    outputs.append(_run(emulator, tmp_path, "address", *other.split(), env=env))
+    for text in outputs[-3:]:
+        assert "legal winner thank" not in text and "[redacted: looks like a mnemonic]" in text
+    assert "legal winner thank" not in (tmp_path / "dydxctl.log").read_text()
+
     assert "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art" in outputs[0]
     assert "Traceback" in outputs[2]  # --debug did show the rejection's traceback
     for i, text in enumerate(outputs):
@@ -104,3 +114,76 @@ def test_hidden_prompt_on_a_terminal(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art" in rest
     _assert_clean((prompt + rest).decode("utf-8", "replace"), "the terminal")
+
+
+def test_runtime_repr_hides_the_environment_and_the_wallet(tmp_path: Path) -> None:
+    from dydxctl.config import resolve
+    from dydxctl.runtime import Runtime
+
+    settings = resolve({"db": str(tmp_path / "o.db")}, {"XDG_CONFIG_HOME": str(tmp_path)})
+    runtime = Runtime(settings, env={"DYDX_MNEMONIC": TEST_MNEMONIC})
+    runtime.wallet()
+    for text in (repr(runtime), str(runtime), repr(runtime.wallet())):
+        _assert_clean(text, "a repr")
+        assert "DYDX_MNEMONIC" not in text
+    runtime.close()
+
+
+CORE_DUMP_PROBE = """
+import ctypes, json, resource, sys
+from dydxctl.runtime import Runtime
+from dydxctl.config import resolve
+libc = ctypes.CDLL(None)
+PR_GET_DUMPABLE = 3
+before = (resource.getrlimit(resource.RLIMIT_CORE)[0], libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+rt = Runtime(resolve({"db": sys.argv[1]}, {}), env={"DYDX_MNEMONIC": sys.argv[2]})
+rt.wallet()
+after = (resource.getrlimit(resource.RLIMIT_CORE)[0], libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+print(json.dumps([before, after]))
+"""
+
+
+def test_core_dumps_are_off_once_a_key_is_loaded(tmp_path: Path) -> None:
+    """RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (Linux), checked in a fresh process that starts
+    with core dumps allowed (as far as the hard limit lets it)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    allowed = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+
+    def allow_core_dumps() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (allowed, hard))
+
+    result = subprocess.run(
+        [sys.executable, "-c", CORE_DUMP_PROBE, str(tmp_path / "o.db"), TEST_MNEMONIC],
+        capture_output=True, text=True, timeout=60, env=clean_env(), preexec_fn=allow_core_dumps,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    before, after = json.loads(result.stdout)
+    assert before == [allowed, 1]  # the child started with core dumps on, dumpable
+    assert after == [0, 0]  # RLIMIT_CORE 0, not dumpable
+
+
+def test_keys_new_writes_a_0600_file_and_prints_only_the_address(tmp_path: Path) -> None:
+    out = tmp_path / "key.txt"
+    env = clean_env(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+    run = [sys.executable, "-m", "dydxctl", "keys", "new", "--out", str(out)]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    address = result.stdout.strip()
+    assert address.startswith("dydx1") and len(result.stdout.split()) == 1
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    phrase = out.read_text().strip()
+    assert len(phrase.split()) == 24 and phrase not in result.stdout + result.stderr
+    # The file is a working key: `address` reads it back to the same address.
+    shown = subprocess.run(
+        [sys.executable, "-m", "dydxctl", "--mnemonic-file", str(out), "address", "--json"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert json.loads(shown.stdout)["address"] == address
+    # Never overwritten: exit 2, the file as it was.
+    again = subprocess.run([*run, "--json"], capture_output=True, text=True, timeout=60, env=env)
+    assert (
+        again.returncode == 2 and "already exists" in json.loads(again.stdout)["error"]["message"]
+    )
+    assert out.read_text().strip() == phrase
