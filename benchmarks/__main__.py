@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         started = time.perf_counter()
-        results[name] = bench()
+        try:
+            results[name] = bench()
+        except Exception as exc:  # one failed benchmark must not lose the others' figures
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         print(f"{name}: done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     text = json.dumps(results, indent=2)
     print(text)
