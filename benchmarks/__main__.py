@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="round_trips physical_limit latency startup signing store cancel_wait",
+        help="round_trips physical_limit latency startup signing store store_pg cancel_wait",
     )
     args = parser.parse_args(argv)
 
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         round_trips,
         signing,
         startup,
+        store_pg,
         store_scale,
     )
 
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": lambda: startup.run(runs=2 if quick else 20),
         "signing": lambda: signing.run(count=50 if quick else 2000),
         "store": lambda: store_scale.run(5_000 if quick else 1_000_000),
+        "store_pg": lambda: store_pg.run(rows=5_000, ops=20, places=5) if quick else store_pg.run(),
         "cancel_wait": lambda: {
             "0ms": cancel_wait.run(rounds=1 if quick else 5),
             "25ms": cancel_wait.run(rounds=1 if quick else 5, latency_ms=25.0),

@@ -1,4 +1,6 @@
-"""The store at scale: N orders, then lookup, listing, prune — time, memory, file size."""
+"""The store at scale: N orders, then lookup, listing, prune — time, memory, file size, and
+how long a concurrent writer (a place or cancel in another process) waits for the write
+lock while the prune runs."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dydxctl.store import Store, ORDER_COLUMNS, now_iso
 from dydxctl.chain import indexer_order_uuid
 path, n, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 addr = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
-with Store.open(path) as s:
+with Store.open(path, chain_id="bench") as s:
     stamp = now_iso()
     cols = ", ".join(ORDER_COLUMNS)
     marks = ", ".join("?" for _ in ORDER_COLUMNS)
@@ -36,11 +38,31 @@ with Store.open(path) as s:
                        client_metadata=0, status="OPEN", source="place", created_at=stamp,
                        updated_at=stamp)
             rows.append([rec[c] for c in ORDER_COLUMNS])
-            events.append((oid, stamp, None, "OPEN", None, None))
+            events.append((oid, "bench", stamp, None, "OPEN", None, None))
         with s.write():
             s.conn.executemany(f"INSERT INTO orders ({cols}) VALUES ({marks})", rows)
-            s.conn.executemany("INSERT INTO order_events (order_id, at, from_status, to_status,"
-                               " tx_hash, detail) VALUES (?, ?, ?, ?, ?, ?)", events)
+            s.conn.executemany("INSERT INTO order_events (order_id, chain_id, at, from_status,"
+                               " to_status, tx_hash, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+"""
+
+# A cancel's write in another process, every 20 ms while the prune runs: how long each
+# waited for the write lock (the time to take it, write one row and commit durably).
+WRITER = r"""
+import json, os, sys, time
+from dydxctl.store import Store
+path, stop = sys.argv[1], sys.argv[2]
+waits = []
+with Store.open(path, chain_id="bench") as s:
+    oid = s.list_orders(limit=1)[0]["order_id"]
+    print("ready", flush=True)
+    while not os.path.exists(stop):
+        t = time.perf_counter()
+        s.update_fields(oid, last_error="concurrent write", durable=True)
+        waits.append((time.perf_counter() - t) * 1000)
+        time.sleep(0.02)
+waits.sort()
+print(json.dumps({"writes": len(waits), "max_ms": waits[-1] if waits else None,
+                  "p99_ms": waits[int(len(waits) * 0.99)] if waits else None}))
 """
 
 # The prune's memory is read in this fresh interpreter from /proc/self/status VmHWM (the
@@ -48,7 +70,7 @@ with Store.open(path) as s:
 # before the prune. ru_maxrss cannot show it: on Linux a child started by fork/vfork+exec
 # inherits its parent's peak (a child of a 300 MB benchmark run reports ~310 MB).
 MEASURE = r"""
-import json, resource, sys, time, statistics
+import json, os, resource, subprocess, sys, time, statistics
 from dydxctl.store import Store
 
 def peak_rss_mb():
@@ -67,9 +89,9 @@ def reset_peak_rss():
             refs.write("5")  # 5: reset the peak RSS (VmHWM) to the current RSS
     except OSError:
         pass
-path, n, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, n, height, writer_code = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 out = {}
-with Store.open(path) as s:
+with Store.open(path, chain_id="bench") as s:
     step = max(1, n // 200)
     ids = [r[0] for r in s.conn.execute("SELECT order_id FROM orders WHERE rowid % ? = 0", (step,))]
     times = []
@@ -82,16 +104,50 @@ with Store.open(path) as s:
     t = time.perf_counter(); rows = s.list_orders(status="OPEN", limit=50)
     out["orders_status_open_limit_50_ms"] = (time.perf_counter() - t) * 1000
     rss_before = peak_rss_mb()
+    stop = path + ".stop"
+    writer = subprocess.Popen([sys.executable, "-c", writer_code, path, stop],
+                              stdout=subprocess.PIPE, text=True)
+    writer.stdout.readline()
     reset_peak_rss()
     t = time.perf_counter()
     summary = s.prune(height=height, now_unix=int(time.time()), keep_seconds=7 * 86400)
     out["prune_s"] = time.perf_counter() - t
+    open(stop, "w").close()
+    waits = json.loads(writer.stdout.read())
+    writer.wait()
+    out["concurrent_writes_during_prune"] = waits["writes"]
+    out["concurrent_write_max_wait_ms"] = waits["max_ms"]
+    out["concurrent_write_p99_wait_ms"] = waits["p99_ms"]
     out["prune_deleted"] = summary.deleted
     out["prune_kept"] = summary.kept
     out["peak_rss_mb_before_prune"] = rss_before
     out["peak_rss_mb_during_prune"] = peak_rss_mb()
 print(json.dumps(out))
 """
+
+
+def durable_commit_cost(samples: int = 200) -> dict[str, float]:
+    """What fsync'ing the write-ahead row costs each place: the median insert_order with
+    synchronous=FULL (durable) against NORMAL, on this machine's disk."""
+    import statistics
+
+    from dydxctl.store import Store
+    from tests.conftest import order_row
+
+    medians: dict[bool, list[float]] = {False: [], True: []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Store.open(Path(tmp) / "orders.db", chain_id="localdydxprotocol") as store,
+    ):
+        for durable in (False, True, False, True):  # interleaved: noise hits both
+            times = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                store.insert_order(order_row(), durable=durable)
+                times.append((time.perf_counter() - started) * 1000)
+            medians[durable].append(statistics.median(times))
+    normal, full = min(medians[False]), min(medians[True])
+    return {"insert_ms_normal": normal, "insert_ms_durable": full, "fsync_cost_ms": full - normal}
 
 
 def run(n: int = 1_000_000) -> dict[str, Any]:
@@ -103,14 +159,15 @@ def run(n: int = 1_000_000) -> dict[str, Any]:
         generate_s = time.perf_counter() - started
         size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
         measuring = subprocess.Popen(  # a fresh interpreter: its own memory figures
-            [sys.executable, "-c", MEASURE, str(db), str(n), str(height)],
+            [sys.executable, "-c", MEASURE, str(db), str(n), str(height), WRITER],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         stdout, stderr = measuring.communicate()
         if measuring.returncode != 0:
             raise RuntimeError(stderr[-2000:])
         figures = json.loads(stdout)
-    return {"orders": n, "generate_s": generate_s, "file_mb": size_mb, **figures}
+    durable = durable_commit_cost(20 if n < 100_000 else 200)
+    return {"orders": n, "generate_s": generate_s, "file_mb": size_mb, **figures, **durable}
 
 
 if __name__ == "__main__":

@@ -112,8 +112,9 @@ def sign_batches(
 
 
 def record_batch(
-    rt: Runtime, item: Outgoing, result_row: ResultRow, failed_row: FailedRow
-) -> list[dict[str, Any]]:
+    rt: Runtime, item: Outgoing, result_row: ResultRow, failed_row: FailedRow,
+    batch_rejection: Callable[[dict[str, Any], BroadcastResult], DydxctlError] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     store = rt.store()
     if item.error is not None or item.answer is None:
         exc = item.error or Unreachable("No answer.", "")
@@ -129,7 +130,8 @@ def record_batch(
                 store.update_fields(r["order_id"], cancel_good_til_block=item.good_til_block)
                 results.append(result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
             else:
-                results.append(failed_row(r, answer.rejection(), answer.tx_hash))
+                rejection = batch_rejection(r, answer) if batch_rejection else answer.rejection()
+                results.append(failed_row(r, rejection, answer.tx_hash))
             store.record_cancel_attempt(
                 r["order_id"], market=r["market"], success=accepted, latency_ms=latency,
                 kind=None if accepted else "chain_rejected",
@@ -210,8 +212,10 @@ def record_stateful(
 def cancel_rows(
     rt: Runtime, short_term: list[dict[str, Any]], stateful: list[dict[str, Any]],
     subaccount: int, clock: expiry.ChainClock, result_row: ResultRow, failed_row: FailedRow,
+    batch_rejection: Callable[[dict[str, Any], BroadcastResult], DydxctlError] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Cancel every row, all transactions in flight together; one result row per order."""
+    """Cancel every row, all transactions in flight together; one result row per order.
+    `batch_rejection` says what a refused batch means for each of its orders."""
     store = rt.store()
     results: list[dict[str, Any]] = []
     batches: list[Outgoing] = []
@@ -233,7 +237,7 @@ def cancel_rows(
         broadcast_together(rt, first + signed)
         with store.write():  # the answers' bookkeeping: one transaction
             for item in first:
-                results += record_batch(rt, item, result_row, failed_row)
+                results += record_batch(rt, item, result_row, failed_row, batch_rejection)
             for item in signed:
                 results.append(record_stateful(rt, item, result_row, failed_row))
     for row in one_by_one:

@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import cancel_wait, chain, codes, expiry, finality, height_estimate, logs
+from dydxctl import cancel_wait, chain, codes, expiry, finality, height_estimate, logs, scope
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
     ChainRejected,
     Disabled,
+    DuplicateOrder,
     DydxctlError,
     OrderExpired,
     OrderNotFound,
@@ -35,7 +36,6 @@ from dydxctl.lifecycle import (
     crash_point,
     sign,
 )
-from dydxctl.orders import decode_order_id
 
 if TYPE_CHECKING:
     from dydxctl.node import BroadcastResult
@@ -67,6 +67,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         row = store.resolve(key, chain_id=rt.settings.chain_id)
         if row is not None:
             return row, "store"
+        scope.refuse_other_chain(rt, key)
     order_uuid = key.strip().lower()
     if not _is_uuid(order_uuid):
         if key.strip().isdigit():
@@ -84,7 +85,7 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
             "Check the id, the --network, and the --subaccount it was placed on.",
         )
     try:
-        row = row_from_indexer(rt, data)
+        row = row_from_indexer(rt, data, remember=record)
     except MalformedOrder as exc:
         raise OrderNotFound(
             f"The Indexer's order {order_uuid} cannot be cancelled from its fields: {exc}.",
@@ -96,7 +97,12 @@ def find_order(rt: Runtime, key: str, *, record: bool = True) -> tuple[dict[str,
         # the stored row only names the order whose status is updated.
         return (existing if features.cancel_from_metadata else row), "indexer"
     if record:
-        store.insert_order(row, detail="recorded from the Indexer")
+        try:
+            store.insert_order(row, detail="recorded from the Indexer")
+        except DuplicateOrder:
+            # Another process (or host) recorded it a moment ago: cancel by its row.
+            existing = store.get(row["order_id"])
+            return (existing if existing and features.cancel_from_metadata else row), "indexer"
     return row, "indexer"
 
 
@@ -111,12 +117,39 @@ def cancel(
             "Set it to true (or unset DYDXCTL_FEATURE_CANCEL) to cancel again.",
         )
     row, source = find_order(rt, key, record=not dry_run)
-    store = rt.store()
+    scope.require_owner(rt, row)
+    if dry_run:
+        return _cancel_found(rt, row, source, started, dry_run=True)
     finality.refuse_final(row)
-    if wait and not dry_run:  # listen before sending, so the removal cannot slip past
+    if wait:  # listen before sending, so the removal cannot slip past
         from dydxctl import ws_wait
 
         ws_wait.follow(rt, row["address"], row["subaccount_number"])
+    store = rt.store()
+    # One canceller at a time per order (across processes; on PostgreSQL across hosts): the
+    # second reads the first's CANCEL_PENDING and reports it instead of broadcasting again.
+    with store.order_lock(row["order_id"]):
+        stored = store.get(row["order_id"])
+        if stored is not None:
+            row = {**row, **{name: stored[name] for name in _CANCEL_STATE}}
+        result = _cancel_found(rt, row, source, started, dry_run=False)
+    if wait and result.outcome == "CANCEL_PENDING":
+        return cancel_wait.wait_until_final(rt, result, wait_timeout_s)
+    return result
+
+
+# What another canceller may have changed while this one waited for the order's lock.
+_CANCEL_STATE = ("status", "cancel_tx_hash", "cancel_good_til_block", "cancel_good_til_block_time")
+
+
+def _cancel_found(
+    rt: Runtime, row: dict[str, Any], source: str, started: float, *, dry_run: bool,
+    wait: bool = False, wait_timeout_s: float = 0.0,
+) -> CancelResult:  # fmt: skip
+    """cancel() for one found order; the caller holds the order's lock (unless dry_run)
+    and waits for the outcome itself."""
+    store = rt.store()
+    finality.refuse_final(row)
     resent = ""
     if row["status"] == "CANCEL_PENDING" and not dry_run:
         row, resent = _recheck_pending(rt, row)
@@ -128,7 +161,7 @@ def cancel(
             return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
     order_uuid = row["order_id"]
     flags = row["order_flags"]
-    order_id = decode_order_id(row["order_id_proto"])
+    order_id = scope.stored_order_id(row)
     from dydxctl.tx import cancel_order_msg
 
     gtb = gtbt = None
@@ -141,7 +174,8 @@ def cancel(
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], clock.height)
         if gtb is None:
             evidence = f"observed {expiry.expiry_evidence(row, clock)}"
-            finality.settle(store, row, "EXPIRED", None, evidence)
+            if not dry_run:
+                finality.settle(store, row, "EXPIRED", None, evidence)
             raise OrderExpired(
                 f"Order {order_uuid} expired ({evidence}). Nothing was sent.",
                 "`dydxctl prune-expired` will clean it up.",
@@ -153,7 +187,7 @@ def cancel(
         # No local expiry check: the chain answers clob 3003 once its block time is past.
         gtbt = row["good_til_block_time"]
         message = cancel_order_msg(order_id, good_til_block_time=gtbt)
-    number = account_number(rt, row["address"], store=store)
+    number = account_number(rt, row["address"], store=store, remember=not dry_run)
     if dry_run:
         signed = sign(rt, [message], sequence=_sequence_for(flags), number=number)
         return CancelResult(
@@ -175,7 +209,7 @@ def cancel(
             order_uuid, current["status"], tx_hash=signed.tx_hash,
             detail="cancel " + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
             cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb,
-            cancel_good_til_block_time=gtbt,
+            cancel_good_til_block_time=gtbt, durable=True,
         )  # fmt: skip
         crash_point("cancel:after_signing")
 

@@ -74,7 +74,10 @@ def main_options(
             help="Allow plaintext gRPC and an http:// Indexer off loopback. (env DYDXCTL_INSECURE)",
         ),
     ] = False,
-    db: Annotated[Path | None, typer.Option(help="SQLite metadata store. (env DYDXCTL_DB)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store: a SQLite path or a postgresql:// URL. (env DYDXCTL_DB)"),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML config file. (env DYDXCTL_CONFIG)")
     ] = None,
@@ -139,8 +142,11 @@ def orders_command(
     limit: Annotated[
         int | None, typer.Option(min=1, max=MAX_LIST_LIMIT, help="At most this many rows.")
     ] = 50,
+    all_chains: Annotated[
+        bool, typer.Option("--all-chains", help="Every chain's orders, not only this network's.")
+    ] = False,
 ) -> None:
-    """List stored orders, newest (by creation time) first."""
+    """List stored orders of the current chain, newest (by creation time) first."""
     from dydxctl.orders import parse_status
 
     runtime = runtime_of(ctx)
@@ -150,13 +156,14 @@ def orders_command(
         status=parse_status(status) if status is not None else None,
         market=market.upper() if market else None,
         limit=limit,
+        all_chains=all_chains,
     )
     if not rows and not runtime.settings.json:
         filters = ", ".join(
             f"{name} {value}" for name, value in (("status", status), ("market", market)) if value
         )
         render.note(
-            f"No stored orders{f' with {filters}' if filters else ''} in {runtime.settings.db}.",
+            f"No stored orders{f' with {filters}' if filters else ''} in {runtime.store().path}.",
             "Place one with `dydxctl place`, or record orders placed elsewhere with "
             "`dydxctl sync --import`.",
         )
@@ -164,7 +171,9 @@ def orders_command(
     render.output(
         runtime.settings.json,
         [render.order_object(r) for r in rows],
-        lambda: render.orders_table(rows, title=f"Orders ({len(rows)}, newest first)"),
+        lambda: render.orders_table(
+            rows, title=f"Orders ({len(rows)}, newest first)", with_chain=all_chains
+        ),
     )
 
 
@@ -183,6 +192,9 @@ def show_command(
     store = runtime.store()
     row = store.resolve(order_id)
     if row is None:
+        from dydxctl import scope
+
+        scope.refuse_other_chain(runtime, order_id)
         raise OrderNotFound(
             f"No stored order has the id {order_id}.",
             "Check `dydxctl orders`, or `dydxctl sync --import` to record orders placed elsewhere.",
@@ -414,8 +426,8 @@ def cancel_command(
             outcome,
             lambda: render.rows_table(outcome["orders"], title=outcome["summary"]),
         )
-        if outcome["failed"]:
-            raise typer.Exit(6)
+        if outcome["exit_code"]:
+            raise typer.Exit(outcome["exit_code"])
         return
     assert order_id is not None
     result = lifecycle.cancel(

@@ -84,7 +84,7 @@ class Settings:
     indexer: str
     chain_id: str
     insecure: bool
-    db: Path
+    db: Path | str  # a SQLite path, or a postgresql:// URL (store_open.py)
     json: bool
     verbose: bool
     debug: bool
@@ -332,7 +332,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         indexer=indexer,
         chain_id=str(pick("chain_id", "DYDXCTL_CHAIN_ID", network.chain_id)),
         insecure=insecure,
-        db=Path(db).expanduser() if db else data_dir(env) / "orders.db",
+        db=_store_target(str(db)) if db else data_dir(env) / "orders.db",
         json=pick_bool("json", "DYDXCTL_JSON"),
         verbose=bool(flags.get("verbose")),
         debug=bool(flags.get("debug")),
@@ -344,6 +344,13 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         timeout_s=timeout_s,
         websocket=websocket,
     )
+
+
+def _store_target(db: str) -> Path | str:
+    """A PostgreSQL URL stays text (a Path would fold its //); anything else is a path."""
+    from dydxctl.store_open import is_postgres_url
+
+    return db if is_postgres_url(db) else Path(db).expanduser()
 
 
 def is_loopback_host(host: str) -> bool:

@@ -32,7 +32,9 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
             ),
         ),
         _check("wallet", lambda: f"address {rt.wallet().address}"),
-        _check("store", lambda: f"{s.db}: {rt.store().count()} orders, mode 0600 expected"),
+        _check(
+            "store", lambda: f"{rt.store().path}: {rt.store().count()} orders, mode 0600 expected"
+        ),
     ]
 
     info: dict[str, str] = {}

@@ -151,7 +151,17 @@ def fresh(rt: Runtime) -> ChainClock:
 
 
 # --- persistence (the store's chain_clock_cache table) -------------------------------------
+def _persists(store: Store) -> bool:
+    """The chain_clock_cache table lives in SQLite stores; other backends (PostgreSQL)
+    keep the estimate in the process only until they have the table."""
+    import sqlite3
+
+    return isinstance(getattr(store, "conn", None), sqlite3.Connection)
+
+
 def save(store: Store, chain_id: str, grpc: str, observation: Observation) -> None:
+    if not _persists(store):
+        return
     store.cache_chain_clock(
         chain_id, grpc, height=observation.height, time_ms=observation.time_ms,
         observed_mono=observation.observed_mono, boot_id=observation.boot_id,
@@ -160,7 +170,7 @@ def save(store: Store, chain_id: str, grpc: str, observation: Observation) -> No
 
 
 def load(store: Store, chain_id: str, grpc: str) -> Observation | None:
-    row = store.cached_chain_clock(chain_id, grpc)
+    row = store.cached_chain_clock(chain_id, grpc) if _persists(store) else None
     if row is None:
         return None
     return Observation(

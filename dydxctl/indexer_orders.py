@@ -90,9 +90,10 @@ def subaccount_number(
 
 
 def row_from_indexer(
-    rt: Runtime, data: dict[str, Any], *, subaccount: int | None = None
+    rt: Runtime, data: dict[str, Any], *, subaccount: int | None = None, remember: bool = True
 ) -> dict[str, Any]:
-    """Rebuild an order's store row and OrderId from an Indexer order object."""
+    """Rebuild an order's store row and OrderId from an Indexer order object
+    (remember=False: nothing is written, not even the market cache — dry runs)."""
     from dydxctl.orders import encode_order_id, make_order_id
 
     if not isinstance(data, dict):
@@ -132,7 +133,9 @@ def row_from_indexer(
     tif = str(data.get("timeInForce") or "GTT").upper()
     if data.get("postOnly") is True or str(data.get("postOnly")).lower() == "true":
         tif = "POST_ONLY"
-    quantums, subticks, trigger_subticks = _raw_units(rt, ticker, size, price, trigger)
+    quantums, subticks, trigger_subticks = _raw_units(
+        rt, ticker, size, price, trigger, remember=remember
+    )
     return {
         "order_id": order_uuid,
         "chain_id": rt.settings.chain_id,
@@ -164,13 +167,13 @@ def row_from_indexer(
 
 
 def rows_from_listing(
-    rt: Runtime, listing: list[Any], subaccount: int
+    rt: Runtime, listing: list[Any], subaccount: int, *, remember: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows for each order of a /v4/orders listing, and one warning per object skipped."""
     rows, skipped = [], []
     for data in listing:
         try:
-            rows.append(row_from_indexer(rt, data, subaccount=subaccount))
+            rows.append(row_from_indexer(rt, data, subaccount=subaccount, remember=remember))
         except (MalformedOrder, BadInput) as exc:
             text = exc.message if isinstance(exc, DydxctlError) else str(exc)
             order_id = data.get("id") if isinstance(data, dict) else None
@@ -190,13 +193,14 @@ def _ticker_of(rt: Runtime, clob_pair_id: int) -> str:
 
 
 def _raw_units(
-    rt: Runtime, ticker: str, size: Decimal, price: Decimal, trigger: Decimal | None
-) -> tuple[int, int, int | None]:
+    rt: Runtime, ticker: str, size: Decimal, price: Decimal, trigger: Decimal | None,
+    *, remember: bool = True,
+) -> tuple[int, int, int | None]:  # fmt: skip
     """Quantums/subticks for display: today's scale, no grid check (a cancel needs none)."""
     from dydxctl.lifecycle import load_market
 
     try:
-        market = load_market(rt, ticker, store=rt.store())
+        market = load_market(rt, ticker, store=rt.store() if remember else None)
     except DydxctlError:
         return 0, 0, None
     size_scale = Decimal(10) ** -market.atomic_resolution

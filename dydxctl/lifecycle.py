@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import chain, codes, expiry, finality, height_estimate, indexer_orders, logs
-from dydxctl.errors import BadInput, Unreachable
+from dydxctl.errors import BadInput, DuplicateOrder, Unreachable
 from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
     OrderRequest,
@@ -23,6 +23,7 @@ from dydxctl.orders import (
     kind_flags,
     make_order_id,
 )
+from dydxctl.store import recorded_after_broadcast
 
 if TYPE_CHECKING:
     from dydxctl.cancel_one import CancelResult
@@ -60,15 +61,16 @@ def load_market(rt: Runtime, ticker: str, *, fresh: bool = False, store: Store |
     return market
 
 
-def account_number(rt: Runtime, address: str, *, store: Store | None) -> int:
-    """Account numbers never change: ask the node once, then use the store's cache."""
+def account_number(rt: Runtime, address: str, *, store: Store | None, remember: bool = True) -> int:
+    """Account numbers never change: ask the node once, then use the store's cache
+    (remember=False: read the cache but write nothing, for dry runs)."""
     chain_id = rt.settings.chain_id
     if store is not None:
         cached = store.cached_account_number(chain_id, address)
         if cached is not None:
             return cached
     number = rt.node().account(address).account_number
-    if store is not None:
+    if store is not None and remember:
         store.cache_account_number(chain_id, address, number, time.time())
     return number
 
@@ -208,11 +210,21 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             latency_ms=_ms(started),
         )
     assert store is not None
-    store.insert_order(
-        row,
-        detail="written before broadcast; place "
-        + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
-    )
+    try:
+        # durable: fsync'd, so the row of a broadcast order survives even a power loss.
+        store.insert_order(
+            row,
+            detail="written before broadcast; place "
+            + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
+            durable=True,
+        )
+    except DuplicateOrder:
+        if request.client_id is not None:
+            raise
+        # Another process (or host) took this client id between the check and the insert:
+        # the UNIQUE OrderId key decided, nothing was sent; draw another id.
+        log.info("place: client id %s taken concurrently; drawing another", client_id)
+        return place(rt, request)
     crash_point("place:after_pending_row")
 
     def remember(resigned: SignedTx, **fields: Any) -> None:
@@ -220,7 +232,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
             store.transition(
                 row["order_id"], "PENDING", tx_hash=resigned.tx_hash,
                 detail="place re-" + finality.SIGNED_DETAIL.format(sequence=resigned.sequence),
-                place_tx_hash=resigned.tx_hash, **fields,
+                place_tx_hash=resigned.tx_hash, durable=True, **fields,
             )  # fmt: skip
             row.update(fields, place_tx_hash=resigned.tx_hash)
 
@@ -243,10 +255,11 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
                      good_til_block_time=plan.good_til_block_time)  # fmt: skip
             signed, result = send(signed, messages)
     except Unreachable as exc:
-        store.transition(
-            row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
-            last_error=exc.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], row["place_tx_hash"], None):
+            store.transition(
+                row["order_id"], "UNKNOWN", tx_hash=row["place_tx_hash"], detail=exc.message,
+                last_error=exc.message,
+            )  # fmt: skip
         log.info("place %s: broadcast outcome unknown: %s", row["order_id"], exc.message)
         raise Unreachable(
             f"{exc.message} The order {row['order_id']} may or may not have been placed; "
@@ -258,10 +271,12 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     crash_point("place:after_broadcast")
     if not result.accepted:
         rejection = result.rejection()
-        store.transition(
-            row["order_id"], "REJECTED", tx_hash=result.tx_hash,
-            detail=f"{result.codespace} {result.code}: {result.log}", last_error=rejection.message,
-        )  # fmt: skip
+        with recorded_after_broadcast(row["order_id"], result.tx_hash, False):
+            store.transition(
+                row["order_id"], "REJECTED", tx_hash=result.tx_hash,
+                detail=f"{result.codespace} {result.code}: {result.log}",
+                last_error=rejection.message,
+            )  # fmt: skip
         log.info(
             "place %s rejected %s %s in %.1f ms", row["order_id"], result.codespace, result.code,
             _ms(started),
@@ -272,7 +287,8 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     detail = "accepted by CheckTx"
     if chain.is_stateful(flags):
         detail += "; its block result (GetTx) confirms it: `dydxctl sync`"
-    stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
+    with recorded_after_broadcast(row["order_id"], result.tx_hash, True):
+        stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
     crash_point("place:after_status_update")
     latency = _ms(started)
     log.info(

@@ -85,19 +85,24 @@ def _status(status: str | None) -> Text:
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
-def orders_table(rows: Sequence[Mapping[str, Any]], title: str | None = "Orders") -> Table:
+def orders_table(
+    rows: Sequence[Mapping[str, Any]], title: str | None = "Orders", *, with_chain: bool = False
+) -> Table:
+    """The orders listing; with_chain adds the CHAIN column (`orders --all-chains`)."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for name in ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
-                 "GOOD TIL", "STATUS"):  # fmt: skip
+    names = ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
+             "GOOD TIL", "STATUS")  # fmt: skip
+    for name in (*names, "CHAIN") if with_chain else names:
         table.add_column(name, no_wrap=True)
     for row in rows:
-        table.add_row(
+        cells = [
             row["order_id"], str(row["client_id"]), row["market"], row["side"], row["type"],
             row["size"], row["price"], order_kind(row["order_flags"]), _good_til(row),
             _status(row["status"]),
-        )  # fmt: skip
+        ]  # fmt: skip
+        table.add_row(*cells, *([row["chain_id"]] if with_chain else []))
     return table
 
 

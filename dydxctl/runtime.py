@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dydxctl.indexer import IndexerClient
     from dydxctl.node import NodeClient
     from dydxctl.store import Store
+    from dydxctl.store_pg import PgStore
     from dydxctl.wallet import Wallet
 
 
@@ -28,15 +29,20 @@ class Runtime:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def store(self, *, create: bool = True) -> Store:
+    def store(self, *, create: bool = True) -> Store | PgStore:
         if "store" not in self._cache:
-            from dydxctl.store import Store
+            from dydxctl.store_open import open_store
 
-            self._cache["store"] = Store.open(self.settings.db, create=create)
+            # Scoped to this chain: rows of other chains are neither read nor changed.
+            self._cache["store"] = open_store(
+                self.settings.db, create=create, chain_id=self.settings.chain_id
+            )
         return self._cache["store"]
 
     def has_store(self) -> bool:
-        return "store" in self._cache or self.settings.db.exists()
+        from dydxctl.store_open import store_exists
+
+        return "store" in self._cache or store_exists(self.settings.db)
 
     def node(self) -> NodeClient:
         if "node" not in self._cache:

@@ -3,9 +3,12 @@
 -- later migrations upgrade older stores to match this file. Every statement is idempotent.
 
 -- One row per order this store knows, keyed by the Indexer's order UUID
--- (indexer/packages/postgres/src/stores/order-table.ts `uuid`).
+-- (indexer/packages/postgres/src/stores/order-table.ts `uuid`) AND the chain id: the UUID
+-- is derived from the OrderId alone, so the same OrderId on two chains has the same UUID.
+-- The UUID comes first in the key so that a lookup by UUID alone (which chain has this
+-- order?) uses the key's index too.
 CREATE TABLE IF NOT EXISTS orders (
-    order_id TEXT PRIMARY KEY,                -- Indexer order UUID
+    order_id TEXT NOT NULL,                   -- Indexer order UUID
     chain_id TEXT NOT NULL,
     address TEXT NOT NULL,                    -- bech32 owner of the subaccount
     subaccount_number INTEGER NOT NULL,
@@ -38,31 +41,40 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL,                 -- ISO-8601 UTC, millisecond precision
     updated_at TEXT NOT NULL,
     last_error TEXT,
+    PRIMARY KEY (order_id, chain_id),
     UNIQUE (chain_id, address, subaccount_number, client_id, clob_pair_id, order_flags)
 );
-CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, updated_at);
-CREATE INDEX IF NOT EXISTS orders_by_good_til_block ON orders (good_til_block)
+-- Every query and prune is scoped to one chain, so every index starts with chain_id.
+-- `orders --status S` lists newest first by creation; prune's final-row pass filters
+-- updated_at within one status.
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (chain_id, status, created_at);
+CREATE INDEX IF NOT EXISTS orders_by_good_til_block ON orders (chain_id, good_til_block)
     WHERE good_til_block IS NOT NULL;
-CREATE INDEX IF NOT EXISTS orders_by_good_til_block_time ON orders (good_til_block_time)
-    WHERE good_til_block_time IS NOT NULL;
-CREATE INDEX IF NOT EXISTS orders_by_client_id ON orders (client_id);
+CREATE INDEX IF NOT EXISTS orders_by_good_til_block_time
+    ON orders (chain_id, good_til_block_time) WHERE good_til_block_time IS NOT NULL;
+CREATE INDEX IF NOT EXISTS orders_by_client_id ON orders (chain_id, client_id);
+-- `orders` lists newest first by creation time.
+CREATE INDEX IF NOT EXISTS orders_by_created ON orders (chain_id, created_at);
 
 -- Every state change of an order. Deleted with its order.
 CREATE TABLE IF NOT EXISTS order_events (
     id INTEGER PRIMARY KEY,
-    order_id TEXT NOT NULL REFERENCES orders (order_id) ON DELETE CASCADE,
+    order_id TEXT NOT NULL,
+    chain_id TEXT NOT NULL,
     at TEXT NOT NULL,
     from_status TEXT,
     to_status TEXT NOT NULL,
     tx_hash TEXT,
-    detail TEXT
+    detail TEXT,
+    FOREIGN KEY (order_id, chain_id) REFERENCES orders (order_id, chain_id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS order_events_by_order ON order_events (order_id, id);
+CREATE INDEX IF NOT EXISTS order_events_by_order ON order_events (order_id, chain_id, id);
 
 -- Each cancel attempt, kept after its order is pruned: the source of `stats`.
 CREATE TABLE IF NOT EXISTS cancel_attempts (
     id INTEGER PRIMARY KEY,
     order_id TEXT NOT NULL,
+    chain_id TEXT,                            -- NULL on attempts recorded before m002
     market TEXT,
     at TEXT NOT NULL,
     outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),

@@ -2,8 +2,12 @@
 
 Why SQLite with WAL and BEGIN IMMEDIATE: several dydxctl processes (a bot, a shell, cron's
 prune) share one file; WAL lets readers run beside a writer, and taking the write lock at
-the start of each transaction makes writers queue on the busy timeout instead of failing
-with "database is locked" on a read-to-write upgrade.
+the start of each transaction makes writers queue instead of failing with "database is
+locked" on a read-to-write upgrade.
+
+Why a chain scope: one file serves every --network (the default path is the same), and
+the Indexer UUID does not contain the chain id, so a Store opened for a chain reads,
+changes and prunes that chain's rows only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import os
 import sqlite3
 import statistics
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +31,16 @@ from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFoun
 
 log = logs.get("store")
 BUSY_TIMEOUT_MS = 10_000
+# A writer waiting for the lock retries this often (SQLite's own busy handler backs off to
+# 100 ms sleeps, which lets a prune that re-takes the lock at once starve it).
+WRITE_LOCK_POLL_S = 0.001
 PRUNE_BATCH_SIZE = 5_000
+# Each prune transaction is sized to last about this long, and the prune then pauses this
+# long with the lock released, so a place or cancel never waits more than a fraction of a
+# second for the store, whatever the prune's size.
+PRUNE_TX_TARGET_S = 0.05
+PRUNE_YIELD_S = 0.005
+PRUNE_MIN_BATCH = 100
 # Rows are pruned only once their good-til has passed by this much, so that a node a few
 # blocks behind, or a wall clock a little fast, can never delete a live order's metadata.
 PRUNE_MARGIN_BLOCKS = 5
@@ -70,29 +84,65 @@ _UPDATABLE = frozenset(ORDER_COLUMNS) - {
     "order_flags", "order_id_proto", "status", "created_at", "updated_at",
 }  # fmt: skip
 
-# The queries whose plans tests check with EXPLAIN QUERY PLAN.
-SQL_GET_BY_ID = "SELECT * FROM orders WHERE order_id = ?"
-SQL_LIST_BY_STATUS = "SELECT * FROM orders WHERE status = ? ORDER BY updated_at DESC LIMIT ?"
-SQL_PRUNE_SHORT_TERM = (
-    "SELECT order_id FROM orders WHERE good_til_block IS NOT NULL AND good_til_block < ? LIMIT ?"
-)
-SQL_PRUNE_STATEFUL = (
-    "SELECT order_id FROM orders WHERE good_til_block_time IS NOT NULL"
-    " AND good_til_block_time < ? LIMIT ?"
-)
-SQL_PRUNE_FINAL = "SELECT order_id FROM orders WHERE status = ? AND updated_at < ? LIMIT ?"
+SQL_GET_BY_ID = "SELECT * FROM orders WHERE order_id = ? AND chain_id = ?"
 
-# The same conditions as the SQL_PRUNE_* queries, with named parameters.
-_PRUNE_SHORT = "good_til_block IS NOT NULL AND good_til_block < :height"
-_PRUNE_STATEFUL = "good_til_block_time IS NOT NULL AND good_til_block_time < :time"
-_PRUNE_FINAL = "status IN ('CANCELED', 'EXPIRED', 'FILLED', 'REJECTED') AND updated_at < :cutoff"
-# A prune that dooms at least this many rows, and at least half the store, rewrites the
-# survivors instead of deleting row by row.
-BULK_PRUNE_MIN_ROWS = 20_000
+
+def order_listing_sql(
+    *,
+    chain_id: str | None,
+    status: str | None = None,
+    statuses: frozenset[str] | None = None,
+    market: str | None = None,
+    address: str | None = None,
+    limit: int | None = None,
+) -> tuple[str, list[Any]]:
+    """The query behind `orders`, `sync` and `cancel --all` (tests EXPLAIN this very SQL)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if chain_id:
+        clauses.append("chain_id = ?")
+        params.append(chain_id)
+    if status:
+        if status not in STATUSES:
+            raise BadInput(f"Unknown status '{status}'.", f"Use one of: {', '.join(STATUSES)}.")
+        clauses.append("status = ?")
+        params.append(status)
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(sorted(statuses))
+    for column, value in (("market", market), ("address", address)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+
+
+# The prune conditions, with named parameters; :chain is the store's chain.
+_PRUNE_SHORT = "chain_id = :chain AND good_til_block IS NOT NULL AND good_til_block < :height"
+_PRUNE_STATEFUL = (
+    "chain_id = :chain AND good_til_block_time IS NOT NULL AND good_til_block_time < :time"
+)
+_PRUNE_FINAL = (
+    "chain_id = :chain AND status IN ('CANCELED', 'EXPIRED', 'FILLED', 'REJECTED')"
+    " AND updated_at < :cutoff"
+)
+# One prune batch of each kind: rowids first, so the delete itself is by rowid. The final
+# kind runs once per final status, so that each uses the (chain_id, status, …) index.
+SQL_PRUNE_SHORT_TERM = f"SELECT rowid FROM orders WHERE {_PRUNE_SHORT} LIMIT :limit"
+SQL_PRUNE_STATEFUL = f"SELECT rowid FROM orders WHERE {_PRUNE_STATEFUL} LIMIT :limit"
+SQL_PRUNE_FINAL = (
+    "SELECT rowid FROM orders WHERE chain_id = :chain AND status = :status"
+    " AND updated_at < :cutoff LIMIT :limit"
+)
 
 MIGRATION_SET = "dydxctl"
 # Every migration of the set, in order (the functions are registered in migrations()).
-MIGRATION_NAMES = ("m001_initial",)
+MIGRATION_NAMES = ("m001_initial", "m002_chain_scoped_keys")
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -120,13 +170,53 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def m002_chain_scoped_keys(db: sqlite_utils.Database) -> None:
+    """Key orders by (order_id, chain_id) instead of order_id, give events and cancel
+    attempts the chain id, and index by chain. A store made by m001 of 0.1.0 has the old
+    key; one made by today's m001 already has the new one and is left as it is.
+
+    SQLite cannot change a primary key in place: the old tables are renamed aside, the
+    new ones made from schema.sql and filled, the old ones dropped (foreign keys are off
+    meanwhile: Store._migrate turns them off and checks them before committing).
+    """
+    info = sorted(db.execute("PRAGMA table_info(orders)").fetchall(), key=lambda r: r[5])
+    pk = [r[1] for r in info if r[5]]
+    if pk == ["order_id", "chain_id"]:
+        return
+    indexes = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        " AND tbl_name IN ('orders', 'order_events')"
+    ).fetchall()
+    for (name,) in indexes:
+        db.execute(f'DROP INDEX "{name}"')
+    db.execute("ALTER TABLE order_events RENAME TO m002_old_order_events")
+    db.execute("ALTER TABLE orders RENAME TO m002_old_orders")
+    if "chain_id" not in {r[1] for r in db.execute("PRAGMA table_info(cancel_attempts)")}:
+        db.execute("ALTER TABLE cancel_attempts ADD COLUMN chain_id TEXT")
+    m001_initial(db)
+    columns = ", ".join(ORDER_COLUMNS)
+    db.execute(f"INSERT INTO orders ({columns}) SELECT {columns} FROM m002_old_orders")
+    db.execute(
+        "INSERT INTO order_events (id, order_id, chain_id, at, from_status, to_status,"
+        " tx_hash, detail) SELECT e.id, e.order_id, o.chain_id, e.at, e.from_status,"
+        " e.to_status, e.tx_hash, e.detail FROM m002_old_order_events AS e"
+        " JOIN m002_old_orders AS o ON o.order_id = e.order_id"
+    )
+    db.execute(
+        "UPDATE cancel_attempts SET chain_id = (SELECT chain_id FROM m002_old_orders AS o"
+        " WHERE o.order_id = cancel_attempts.order_id) WHERE chain_id IS NULL"
+    )
+    db.execute("DROP TABLE m002_old_order_events")
+    db.execute("DROP TABLE m002_old_orders")
+
+
 def migrations() -> Migrations:
     """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
     and an up-to-date store (nearly every open) is checked with one plain query instead."""
     from sqlite_utils.migrations import Migrations
 
     steps = Migrations(MIGRATION_SET)
-    for fn in (m001_initial,):
+    for fn in (m001_initial, m002_chain_scoped_keys):
         steps(name=fn.__name__)(fn)
     assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
     return steps
@@ -169,12 +259,22 @@ def _create_owner_only(path: Path) -> None:
 
 
 class Store:
-    """The repository over one SQLite file. Not thread-safe: one per thread or process."""
+    """The repository over one SQLite file. Not thread-safe: one per thread or process.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    chain_id is the scope: with it, every lookup, listing, change and prune sees that
+    chain's rows only. Without it (tests, benchmarks) a UUID must name one row.
+    """
+
+    # How long one prune transaction should last (a backend without a global write lock,
+    # like PostgreSQL, can afford longer ones).
+    prune_tx_target_s = PRUNE_TX_TARGET_S
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, chain_id: str | None = None) -> None:
         self.conn = conn
         self.path = path
+        self.chain_id = chain_id
         self._db: sqlite_utils.Database | None = None
+        self._lock_fd: int | None = None  # the sidecar file of order_lock, opened on demand
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -189,7 +289,7 @@ class Store:
 
     # --- opening ---
     @classmethod
-    def open(cls, path: Path | str, *, create: bool = True) -> Store:
+    def open(cls, path: Path | str, *, create: bool = True, chain_id: str | None = None) -> Store:
         """Open (and create or upgrade) a store; refuse newer, corrupt or unusable files."""
         path = Path(path)
         try:
@@ -211,7 +311,7 @@ class Store:
             raise StoreError(
                 f"Cannot open the store at {path}: {exc}.", "Pass another --db."
             ) from exc
-        store = cls(conn, path)
+        store = cls(conn, path, chain_id)
         try:
             store._prepare()
         except BaseException:
@@ -223,18 +323,48 @@ class Store:
         try:
             # A read first: on a file that is not SQLite this fails before anything is written.
             self.conn.execute("PRAGMA schema_version").fetchone()
+            self._refuse_foreign()
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA foreign_keys = ON")
             self._check_not_newer()
             if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 self.conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL: a commit may be lost on power failure; the rows that must not be (the
+            # write-ahead row before a broadcast) are written with write(durable=True).
             self.conn.execute("PRAGMA synchronous = NORMAL")
             if set(MIGRATION_NAMES) - set(self._applied_migrations()):
-                with self.write():
-                    self._check_not_newer()
-                    migrations().apply(self.db)
+                self._migrate()
+            self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
             raise _store_error(exc, self.path) from exc
+
+    def _migrate(self) -> None:
+        """Apply pending migrations in one transaction, foreign keys off (a table rebuild
+        would cascade-delete the events) and checked before the commit."""
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        with self.write():
+            self._check_not_newer()
+            migrations().apply(self.db)
+            broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise InternalError(f"Migration left {len(broken)} dangling rows; not applied.")
+
+    def _refuse_foreign(self) -> None:
+        """Another application's SQLite file: it has tables, none of them ours. Checked
+        with reads only, before WAL mode or any table could change the file."""
+        tables = {
+            name
+            for (name,) in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if not tables or self._applied_migrations():
+            return
+        listed = ", ".join(sorted(tables)[:5])
+        raise StoreError(
+            f"{self.path} is not a dydxctl store: it has tables ({listed}) and no dydxctl "
+            "migration record. It was left untouched.",
+            "Pass another --db (or remove --db / DYDXCTL_DB to use the default store).",
+        )
 
     def _check_not_newer(self) -> None:
         unknown = [name for name in self._applied_migrations() if name not in MIGRATION_NAMES]
@@ -259,6 +389,9 @@ class Store:
         return [name for (name,) in rows]
 
     def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -268,26 +401,56 @@ class Store:
         self.close()
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
-        """One write transaction that holds the write lock from its start."""
+    def write(self, *, durable: bool = False) -> Iterator[None]:
+        """One write transaction that holds the write lock from its start.
+
+        durable: the commit is fsync'd (synchronous = FULL) and survives a power loss —
+        for rows written before a broadcast.
+        """
         if self.conn.in_transaction:
             yield
             return
+        if durable:
+            self.conn.execute("PRAGMA synchronous = FULL")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise _store_error(exc, self.path) from exc
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            with contextlib.suppress(sqlite3.Error):
+            self._begin_immediate()
+            try:
+                yield
+            except BaseException:
                 self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise _store_error(exc, self.path) from exc
+        finally:
+            if durable:
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _begin_immediate(self) -> None:
+        """Take the write lock, polling every WRITE_LOCK_POLL_S up to BUSY_TIMEOUT_MS."""
+        started = time.monotonic()
+        deadline = started + BUSY_TIMEOUT_MS / 1000
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    waited_ms = (time.monotonic() - started) * 1000
+                    if waited_ms >= 1:
+                        log.info("store: waited %.1f ms for the write lock", waited_ms)
+                    return
+                except sqlite3.OperationalError as exc:
+                    busy = "locked" in str(exc) or "busy" in str(exc)
+                    if not busy or time.monotonic() >= deadline:
+                        raise _store_error(exc, self.path) from exc
+                time.sleep(WRITE_LOCK_POLL_S)
+        except sqlite3.DatabaseError as exc:
             raise _store_error(exc, self.path) from exc
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def _query(self, sql: str, params: tuple | list | dict = ()) -> list[dict[str, Any]]:
         try:
@@ -306,9 +469,21 @@ class Store:
             raise _store_error(exc, self.path) from exc
 
     # --- orders ---
-    def insert_order(self, row: Mapping[str, Any], *, detail: str = "") -> dict[str, Any]:
-        """Insert a new order (normally PENDING, before its broadcast) with its first event."""
+    def _scope(self, chain_id: str | None) -> str | None:
+        return chain_id or self.chain_id
+
+    def insert_order(
+        self, row: Mapping[str, Any], *, detail: str = "", durable: bool = False
+    ) -> dict[str, Any]:
+        """Insert a new order (normally PENDING, before its broadcast) with its first event.
+
+        durable: fsync the commit — the write-ahead row of an order about to be broadcast.
+        """
         record = {name: row.get(name) for name in ORDER_COLUMNS}
+        if self.chain_id and record["chain_id"] != self.chain_id:
+            raise InternalError(
+                f"Order for chain {record['chain_id']} written to a store of {self.chain_id}."
+            )
         record["status"] = row.get("status") or "PENDING"
         if record["status"] not in STATUSES:
             raise InternalError(f"Unknown order status {record['status']!r}.")
@@ -320,7 +495,7 @@ class Store:
         record["source"] = record["source"] or "place"
         columns = ", ".join(ORDER_COLUMNS)
         marks = ", ".join("?" for _ in ORDER_COLUMNS)
-        with self.write():
+        with self.write(durable=durable):
             try:
                 self._execute(
                     f"INSERT INTO orders ({columns}) VALUES ({marks})",
@@ -334,7 +509,10 @@ class Store:
                     "Use another --client-id, or omit it to get a fresh one.",
                     order_id=record["order_id"],
                 ) from exc
-            self._event(record["order_id"], None, record["status"], record["place_tx_hash"], detail)
+            self._event(
+                record["order_id"], record["chain_id"], None, record["status"],
+                record["place_tx_hash"], detail,
+            )  # fmt: skip
         log.info(
             "store order=%s inserted %s client_id=%s tx=%s", record["order_id"], record["status"],
             record["client_id"], record["place_tx_hash"] or "-",
@@ -348,13 +526,18 @@ class Store:
         *,
         tx_hash: str | None = None,
         detail: str = "",
+        chain_id: str | None = None,
+        durable: bool = False,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Move an order to a new status (allowed moves only) and record the event."""
+        """Move an order to a new status (allowed moves only) and record the event.
+
+        durable: fsync the commit — metadata written before a broadcast.
+        """
         if to_status not in STATUSES:
             raise InternalError(f"Unknown order status {to_status!r}.")
-        with self.write():
-            current = self.get(order_id)
+        with self.write(durable=durable):
+            current = self.get(order_id, chain_id=chain_id)
             if current is None:
                 raise OrderNotFound(f"Order {order_id} is not in the store.")
             from_status = current["status"]
@@ -362,8 +545,9 @@ class Store:
                 raise IllegalTransition(
                     f"Illegal status change {from_status} → {to_status} for order {order_id}."
                 )
-            self._update(order_id, {**fields, "status": to_status})
-            self._event(order_id, from_status, to_status, tx_hash, detail)
+            chain = current["chain_id"]
+            self._update(order_id, chain, {**fields, "status": to_status})
+            self._event(order_id, chain, from_status, to_status, tx_hash, detail)
             current.update(fields, status=to_status)
         log.info(
             "store order=%s %s -> %s tx=%s %s", order_id, from_status, to_status, tx_hash or "-",
@@ -371,41 +555,73 @@ class Store:
         )  # fmt: skip
         return current
 
-    def update_fields(self, order_id: str, **fields: Any) -> None:
-        """Change metadata that is not the status (e.g. last_error, cancel tx hash)."""
-        with self.write():
-            self._update(order_id, fields)
+    def update_fields(
+        self, order_id: str, *, chain_id: str | None = None, durable: bool = False, **fields: Any
+    ) -> None:
+        """Change metadata that is not the status (e.g. last_error, cancel tx hash).
 
-    def _update(self, order_id: str, fields: Mapping[str, Any]) -> None:
+        durable: fsync the commit — a cancel's tx hash written before its broadcast.
+        """
+        with self.write(durable=durable):
+            current = self.get(order_id, chain_id=chain_id)
+            if current is not None:
+                self._update(order_id, current["chain_id"], fields)
+
+    def _update(self, order_id: str, chain_id: str, fields: Mapping[str, Any]) -> None:
         bad = set(fields) - _UPDATABLE - {"status"}
         if bad:
             raise InternalError(f"Cannot update columns {sorted(bad)}.")
         values = {**fields, "updated_at": now_iso()}
         assignments = ", ".join(f"{name} = ?" for name in values)
         self._execute(
-            f"UPDATE orders SET {assignments} WHERE order_id = ?", [*values.values(), order_id]
+            f"UPDATE orders SET {assignments} WHERE order_id = ? AND chain_id = ?",
+            [*values.values(), order_id, chain_id],
         )
 
     def _event(
-        self, order_id: str, from_status: str | None, to_status: str, tx_hash: str | None,
-        detail: str,
+        self, order_id: str, chain_id: str, from_status: str | None, to_status: str,
+        tx_hash: str | None, detail: str,
     ) -> None:  # fmt: skip
         self._execute(
-            "INSERT INTO order_events (order_id, at, from_status, to_status, tx_hash, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (order_id, now_iso(), from_status, to_status, tx_hash, detail or None),
+            "INSERT INTO order_events (order_id, chain_id, at, from_status, to_status, tx_hash,"
+            " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (order_id, chain_id, now_iso(), from_status, to_status, tx_hash, detail or None),
         )
 
-    def get(self, order_id: str) -> dict[str, Any] | None:
-        rows = self._query(SQL_GET_BY_ID, (order_id,))
+    def get(self, order_id: str, *, chain_id: str | None = None) -> dict[str, Any] | None:
+        """The order with this UUID on the store's chain (or on chain_id)."""
+        chain = self._scope(chain_id)
+        if chain is not None:
+            rows = self._query(SQL_GET_BY_ID, (order_id, chain))
+            return rows[0] if rows else None
+        rows = self._query("SELECT * FROM orders WHERE order_id = ?", (order_id,))
+        if len(rows) > 1:
+            chains = ", ".join(r["chain_id"] for r in rows)
+            raise BadInput(
+                f"Order {order_id} is stored for several chains ({chains}).",
+                "Pass --network (or --chain-id) to say which.",
+            )
         return rows[0] if rows else None
+
+    def elsewhere(self, key: str) -> list[dict[str, Any]]:
+        """Rows a UUID (or client id) names on chains other than the store's: for an error
+        that names the right --network instead of "not found"."""
+        key = key.strip()
+        if key.isdigit():
+            sql, params = "SELECT * FROM orders WHERE client_id = ?", [int(key)]
+        else:
+            sql, params = "SELECT * FROM orders WHERE order_id = ?", [key.lower()]
+        if self.chain_id:
+            sql, params = sql + " AND chain_id != ?", [*params, self.chain_id]
+        return self._query(sql + " LIMIT 5", params)
 
     def find_by_client_id(
         self, client_id: int, *, chain_id: str | None = None, address: str | None = None
     ) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM orders WHERE client_id = ?", [client_id]
-        if chain_id:
-            sql, params = sql + " AND chain_id = ?", [*params, chain_id]
+        chain = self._scope(chain_id)
+        if chain:
+            sql, params = sql + " AND chain_id = ?", [*params, chain]
         if address:
             sql, params = sql + " AND address = ?", [*params, address]
         return self._query(sql, params)
@@ -429,7 +645,7 @@ class Store:
                     "Pass the ORDER ID (the UUID) instead.",
                 )
             return matches[0] if matches else None
-        return self.get(key.lower())
+        return self.get(key.lower(), chain_id=chain_id)
 
     def client_id_taken(
         self, chain_id: str, address: str, subaccount_number: int, client_id: int
@@ -450,33 +666,64 @@ class Store:
         chain_id: str | None = None,
         address: str | None = None,
         statuses: frozenset[str] | None = None,
+        all_chains: bool = False,
     ) -> list[dict[str, Any]]:
-        clauses, params = [], []
-        if status:
-            if status not in STATUSES:
-                raise BadInput(f"Unknown status '{status}'.", f"Use one of: {', '.join(STATUSES)}.")
-            clauses.append("status = ?")
-            params.append(status)
-        if statuses:
-            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
-            params.extend(sorted(statuses))
-        for column, value in (("market", market), ("chain_id", chain_id), ("address", address)):
-            if value:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, rowid DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return self._query(sql, params)
+        """Orders of the store's chain (or chain_id; every chain with all_chains)."""
+        return self._query(
+            *order_listing_sql(
+                chain_id=None if all_chains else self._scope(chain_id), status=status,
+                statuses=statuses, market=market, address=address, limit=limit,
+            )
+        )  # fmt: skip
 
-    def events(self, order_id: str) -> list[dict[str, Any]]:
+    def events(self, order_id: str, *, chain_id: str | None = None) -> list[dict[str, Any]]:
+        chain = self._scope(chain_id)
+        if chain is None:
+            row = self.get(order_id)
+            chain = row["chain_id"] if row else ""
         return self._query(
             "SELECT at, from_status, to_status, tx_hash, detail FROM order_events"
-            " WHERE order_id = ? ORDER BY id",
-            (order_id,),
+            " WHERE order_id = ? AND chain_id = ? ORDER BY id",
+            (order_id, chain),
         )
+
+    @contextlib.contextmanager
+    def order_lock(self, order_id: str) -> Iterator[None]:
+        """Hold this host's lock on one order (e.g. across a cancel's broadcast).
+
+        A POSIX byte-range lock in a sidecar file, one byte per order hash: it never touches
+        the database's own locks, and the kernel releases it when a process dies.
+        """
+        import fcntl
+        import zlib
+
+        if self._lock_fd is None:
+            lock_path = self.path.with_name(self.path.name + "-locks")
+            try:
+                self._lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot open the lock file {lock_path}: {exc.strerror}.",
+                    "Check the directory's permissions or pass another --db.",
+                ) from exc
+        offset = zlib.crc32(order_id.encode())
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"Order {order_id} stayed locked by another dydxctl for more than "
+                        f"{BUSY_TIMEOUT_MS // 1000} s.",
+                        "Another process is cancelling it; try again.",
+                    ) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, offset)
 
     # --- cancel attempts and metrics ---
     def record_cancel_attempt(
@@ -491,14 +738,17 @@ class Store:
         code: int | None = None,
         tx_hash: str | None = None,
         detail: str = "",
+        chain_id: str | None = None,
     ) -> None:
         with self.write():
             self._execute(
-                "INSERT INTO cancel_attempts (order_id, market, at, outcome, kind, codespace,"
-                " code, latency_ms, tx_hash, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cancel_attempts (order_id, chain_id, market, at, outcome, kind,"
+                " codespace, code, latency_ms, tx_hash, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    order_id, market, now_iso(), "success" if success else "failure", kind,
-                    codespace, code, latency_ms, tx_hash, detail or None,
+                    order_id, self._scope(chain_id), market, now_iso(),
+                    "success" if success else "failure", kind, codespace, code, latency_ms,
+                    tx_hash, detail or None,
                 ),
             )  # fmt: skip
 
@@ -542,17 +792,22 @@ class Store:
         dry_run: bool = False,
         batch_size: int = PRUNE_BATCH_SIZE,
         progress: Callable[[int], None] | None = None,
+        chain_id: str | None = None,
     ) -> PruneSummary:
-        """Delete metadata that can no longer matter; never a possibly live order.
+        """Delete this chain's metadata that can no longer matter; never a possibly live order.
 
-        With height None (offline) short-term rows are left alone: only the chain knows
-        whether their block has passed. Small prunes delete in batches (short write locks);
-        when most of a large store is doomed, the survivors are copied aside and the tables
-        refilled in one transaction, since deleting a million rows index entry by index
-        entry takes minutes.
+        Heights and block times belong to one chain, so only the store's chain (or
+        chain_id) is pruned. With height None (offline) short-term rows are left alone:
+        only the chain knows whether their block has passed. Rows go in short transactions
+        (about PRUNE_TX_TARGET_S each, then a pause of PRUNE_YIELD_S), so a place or cancel
+        that needs the write lock gets it within a fraction of a second.
         """
+        chain = self._scope(chain_id)
+        if chain is None:
+            raise InternalError("prune needs a chain: heights and times are per chain.")
         cutoff = now_iso(datetime.fromtimestamp(now_unix, UTC) - timedelta(seconds=keep_seconds))
         params = {
+            "chain": chain,
             # Offline no height can be trusted: compare with a value below every GTB.
             "height": (height - PRUNE_MARGIN_BLOCKS) if height is not None else -(2**62),
             "time": now_unix - PRUNE_MARGIN_SECONDS,
@@ -561,65 +816,39 @@ class Store:
         planned = self._prune_counts(params)
         if dry_run:
             return planned
-        if planned.deleted >= BULK_PRUNE_MIN_ROWS and planned.deleted * 2 >= planned.total:
-            return self._bulk_purge(params, progress)
-        plans: list[tuple[str, str, tuple]] = []
+        plans: list[tuple[str, str, dict[str, Any]]] = []
         if height is not None:
-            plans.append(("short", SQL_PRUNE_SHORT_TERM, (params["height"],)))
-        plans.append(("stateful", SQL_PRUNE_STATEFUL, (params["time"],)))
-        plans.extend(("final", SQL_PRUNE_FINAL, (s, cutoff)) for s in sorted(FINAL_STATUSES))
+            plans.append(("short", SQL_PRUNE_SHORT_TERM, params))
+        plans.append(("stateful", SQL_PRUNE_STATEFUL, params))
+        plans.extend(
+            ("final", SQL_PRUNE_FINAL, {**params, "status": s}) for s in sorted(FINAL_STATUSES)
+        )
         counts = {"short": 0, "stateful": 0, "final": 0}
+        batch = min(batch_size, PRUNE_MIN_BATCH * 10)
         for label, select_sql, args in plans:
             while True:
-                with self.write():
-                    cursor = self._execute(
-                        f"DELETE FROM orders WHERE order_id IN ({select_sql})",
-                        (*args, batch_size),
-                    )
-                deleted = cursor.rowcount
+                started = time.perf_counter()
+                deleted = self._prune_batch(select_sql, {**args, "limit": batch})
+                took = time.perf_counter() - started
                 counts[label] += deleted
                 if progress and deleted:
                     progress(deleted)
-                if deleted < batch_size:
+                if deleted < batch:
                     break
+                # Size the next batch to the time target; let waiting writers in meanwhile.
+                scaled = int(batch * self.prune_tx_target_s / max(took, 1e-3))
+                batch = max(PRUNE_MIN_BATCH, min(batch_size, scaled, batch * 2))
+                time.sleep(PRUNE_YIELD_S)
         return PruneSummary(
-            counts["short"], counts["stateful"], counts["final"], self.count(), dry_run=False
-        )
-
-    def _bulk_purge(
-        self, params: dict[str, Any], progress: Callable[[int], None] | None
-    ) -> PruneSummary:
-        """Keep the survivors aside, empty both tables (SQLite's truncate), refill them."""
-        doomed = f"({_PRUNE_SHORT}) OR ({_PRUNE_STATEFUL}) OR ({_PRUNE_FINAL})"
-        # Foreign-key enforcement can change only outside a transaction. The events of
-        # every kept order are kept and all others go with their orders: none dangles.
-        self.conn.execute("PRAGMA foreign_keys = OFF")
-        try:
-            with self.write():
-                summary = self._prune_counts(params)
-                self._execute(
-                    "CREATE TEMP TABLE prune_keep_orders AS SELECT * FROM orders"
-                    f" WHERE NOT ({doomed})",
-                    params,
-                )
-                self._execute(
-                    "CREATE TEMP TABLE prune_keep_events AS SELECT * FROM order_events"
-                    " WHERE order_id IN (SELECT order_id FROM temp.prune_keep_orders)"
-                )
-                self._execute("DELETE FROM order_events")
-                self._execute("DELETE FROM orders")
-                self._execute("INSERT INTO orders SELECT * FROM temp.prune_keep_orders")
-                self._execute("INSERT INTO order_events SELECT * FROM temp.prune_keep_events")
-                self._execute("DROP TABLE temp.prune_keep_orders")
-                self._execute("DROP TABLE temp.prune_keep_events")
-        finally:
-            self.conn.execute("PRAGMA foreign_keys = ON")
-        if progress:
-            progress(summary.deleted)
-        return PruneSummary(
-            summary.expired_short_term, summary.expired_stateful, summary.final_state,
-            summary.kept, dry_run=False,
+            counts["short"], counts["stateful"], counts["final"], self.count(chain),
+            dry_run=False,
         )  # fmt: skip
+
+    def _prune_batch(self, select_sql: str, params: dict[str, Any]) -> int:
+        """Delete one batch of orders (their events go with them) in one short transaction."""
+        with self.write():
+            cursor = self._execute(f"DELETE FROM orders WHERE rowid IN ({select_sql})", params)
+        return cursor.rowcount
 
     def _prune_counts(self, params: dict[str, Any]) -> PruneSummary:
         """What prune would delete, each row counted once, in the order prune deletes."""
@@ -628,7 +857,7 @@ class Store:
             f" coalesce(sum(({_PRUNE_STATEFUL}) AND NOT ({_PRUNE_SHORT})), 0) AS stateful,"
             f" coalesce(sum(({_PRUNE_FINAL}) AND NOT ({_PRUNE_SHORT})"
             f" AND NOT ({_PRUNE_STATEFUL})), 0) AS final,"
-            " count(*) AS total FROM orders",
+            " count(*) AS total FROM orders WHERE chain_id = :chain",
             params,
         )[0]
         doomed = row["short"] + row["stateful"] + row["final"]
@@ -636,8 +865,12 @@ class Store:
             row["short"], row["stateful"], row["final"], row["total"] - doomed, dry_run=True
         )
 
-    def count(self) -> int:
-        return self._query("SELECT count(*) AS n FROM orders")[0]["n"]
+    def count(self, chain_id: str | None = None) -> int:
+        """Orders of the store's chain (or chain_id); of every chain when unscoped."""
+        chain = self._scope(chain_id)
+        if chain is None:
+            return self._query("SELECT count(*) AS n FROM orders")[0]["n"]
+        return self._query("SELECT count(*) AS n FROM orders WHERE chain_id = ?", (chain,))[0]["n"]
 
     # --- caches ---
     def cached_market(
@@ -707,6 +940,32 @@ class Store:
                     fields["boot_id"], fields["block_ms"],
                 ),
             )  # fmt: skip
+
+
+@contextlib.contextmanager
+def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool | None) -> Iterator[None]:
+    """After a broadcast, a store error must not say "try again": the order may rest on
+    the book already, and placing it again makes a second one. Same exit code (8).
+    accepted None: the broadcast's outcome is unknown."""
+    try:
+        yield
+    except StoreError as exc:
+        if accepted is None:
+            state = "its outcome is unknown: it may be on the chain"
+            hint = "Do NOT place it again. `dydxctl sync` finds out and records it."
+        elif accepted:
+            state = "accepted: it is on the chain"
+            hint = "Do NOT place it again. `dydxctl sync` records it once the store is free."
+        else:
+            state = "rejected by the node"
+            hint = "`dydxctl sync` records the rejection once the store is free."
+        raise StoreError(
+            f"Order {order_id} was broadcast and {state} (tx {tx_hash}), but the store "
+            f"could not record that: {exc.message}",
+            hint,
+            order_id=order_id,
+            tx_hash=tx_hash,
+        ) from exc
 
 
 def _percentile(sorted_values: list[float], pct: int) -> float | None:

@@ -1,4 +1,10 @@
-"""Shared fixtures: real SQLite files in tmp dirs, and a CliRunner wired to them."""
+"""Shared fixtures: real stores (SQLite files in tmp dirs, or a PostgreSQL schema of
+their own on the local server), and a CliRunner wired to them.
+
+The store suite and the lifecycle tests run on both backends: `db_target` (and so `store`,
+`cli`, `chain_cli`) is parametrised over sqlite and postgresql in BOTH_BACKENDS modules,
+except for tests marked `sqlite_only` (they read SQLite's own PRAGMAs or files).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from typer.testing import CliRunner
 from dydxctl.chain import indexer_order_uuid
 
 TEST_ADDRESS = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
+LOCAL_CHAIN = "localdydxprotocol"  # the emulator's chain id (--network local)
 _client_ids = itertools.count(1000)
 
 
@@ -24,7 +31,7 @@ def order_row(**overrides: Any) -> dict[str, Any]:
     from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
     row: dict[str, Any] = {
-        "chain_id": "localdydxprotocol",
+        "chain_id": LOCAL_CHAIN,
         "address": TEST_ADDRESS,
         "subaccount_number": 0,
         "client_id": next(_client_ids),
@@ -65,16 +72,69 @@ def order_row(**overrides: Any) -> dict[str, Any]:
     return row
 
 
+# The server .ci/run checks for: trust auth on loopback, database `test`, user `postgres`.
+PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
+BOTH_BACKENDS = frozenset({"tests.test_store", "tests.test_lifecycle", "tests.test_store_pg"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: reads SQLite internals; one backend only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run BOTH_BACKENDS modules' store-using tests once per backend."""
+    if "backend" not in metafunc.fixturenames or metafunc.module.__name__ not in BOTH_BACKENDS:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only") is None:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"])
+
+
+@pytest.fixture
+def backend() -> str:
+    """The store backend of tests outside BOTH_BACKENDS modules."""
+    return "sqlite"
+
+
+def pg_schema_url(schema: str) -> str:
+    """The test server's URL with search_path set to one schema (libpq's options)."""
+    return f"{PG_SERVER_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema of this test's own on the local server, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield pg_schema_url(schema)
+    finally:
+        with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "orders.db"
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Any]:
-    from dydxctl.store import Store
+def db_target(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """What --db names: a SQLite path, or a PostgreSQL URL with a schema of its own."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return db_path
 
-    with Store.open(db_path) as s:
+
+@pytest.fixture
+def store(db_target: Path | str) -> Iterator[Any]:
+    from dydxctl.store_open import open_store
+
+    with open_store(db_target, chain_id=LOCAL_CHAIN) as s:
         yield s
 
 
@@ -92,11 +152,23 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class Cli:
-    """Runs the real Typer app in-process against a given store."""
+    """Runs the real Typer app in-process against a given store (a path or a URL)."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path | str) -> None:
         self.db_path = db_path
         self.runner = CliRunner()
+
+    def open_store(self) -> Any:
+        from dydxctl.store_open import open_store
+
+        return open_store(self.db_path)
+
+    def nothing_stored(self) -> bool:
+        """No SQLite file was created; on PostgreSQL, no order row was written."""
+        if isinstance(self.db_path, Path):
+            return not self.db_path.exists()
+        with self.open_store() as s:
+            return s.count() == 0
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
         from dydxctl.cli import app
@@ -110,8 +182,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(db_path: Path, isolated_env: Path) -> Cli:
-    return Cli(db_path)
+def cli(db_target: Path | str, isolated_env: Path) -> Cli:
+    return Cli(db_target)
 
 
 TEST_MNEMONIC = (
@@ -132,7 +204,7 @@ def emulator() -> Iterator[Any]:
 class ChainCli(Cli):
     """The CLI pointed at the emulator, with the published test wallet."""
 
-    def __init__(self, db_path: Path, emu: Any) -> None:
+    def __init__(self, db_path: Path | str, emu: Any) -> None:
         super().__init__(db_path)
         self.emu = emu
 
@@ -166,8 +238,8 @@ class ChainCli(Cli):
 
 
 @pytest.fixture
-def chain_cli(db_path: Path, isolated_env: Path, emulator: Any) -> ChainCli:
-    return ChainCli(db_path, emulator)
+def chain_cli(db_target: Path | str, isolated_env: Path, emulator: Any) -> ChainCli:
+    return ChainCli(db_target, emulator)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -179,7 +251,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def dydxctl_argv(emu: Any, db: Path, *args: str) -> list[str]:
+def dydxctl_argv(emu: Any, db: Path | str, *args: str) -> list[str]:
     """`python -m dydxctl` against an emulator and a store, for real subprocesses."""
     import sys
 

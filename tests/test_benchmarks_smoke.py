@@ -32,11 +32,14 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--only", "startup", "signing", "store",
-         "--out", str(out)],
+         "store_pg", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["store"]["prune_deleted"] == 4950 and figures["store"]["prune_kept"] == 50
+    pg = figures["store_pg"]
+    assert (pg["scale"]["prune_deleted"], pg["scale"]["prune_kept"]) == (4950, 50)
+    assert set(pg["place"]) == set(pg["per_operation"]) == {"sqlite", "postgresql"}
     assert figures["signing"]["signed_tx_us"] > 0
     assert figures["startup"]["place_imports_ms"] > 0

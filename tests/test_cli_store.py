@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dydxctl.config import DEFAULT_NETWORK, NETWORKS
 from dydxctl.render import ORDER_JSON_KEYS
 from dydxctl.store import Store
 from tests.conftest import Cli, order_row
@@ -15,8 +16,15 @@ SPEC_KEYS = {
 }  # fmt: skip
 
 
+# The chain of the default network (testnet): `cli` passes no --network.
+DEFAULT_CHAIN = NETWORKS[DEFAULT_NETWORK].chain_id
+
+
 def _seed(db_path: Path) -> list[dict]:
-    rows = [order_row(), order_row(market="ETH-USD", clob_pair_id=1, order_flags=64)]
+    rows = [
+        order_row(chain_id=DEFAULT_CHAIN),
+        order_row(chain_id=DEFAULT_CHAIN, market="ETH-USD", clob_pair_id=1, order_flags=64),
+    ]
     with Store.open(db_path) as s:
         for r in rows:
             s.insert_order(r)
@@ -100,3 +108,16 @@ def test_error_classes_are_the_exit_code_table() -> None:
     assert sorted(e.exit_code for e in ALL_ERRORS) == [*range(1, 12), 130]
     assert len({e.kind for e in ALL_ERRORS}) == len(ALL_ERRORS)
     assert all(e.title for e in ALL_ERRORS)
+
+
+def test_orders_lists_the_current_chain_and_all_chains_on_request(cli: Cli) -> None:
+    _seed(cli.db_path)
+    other = order_row(chain_id="dydx-mainnet-1")
+    with Store.open(cli.db_path) as s:
+        s.insert_order(other)
+    assert other["order_id"] not in {o["order_id"] for o in cli.json("orders")}
+    everywhere = cli.json("orders", "--all-chains")
+    assert {o["chain_id"] for o in everywhere} == {DEFAULT_CHAIN, "dydx-mainnet-1"}
+    table = cli("orders", "--all-chains")
+    assert table.exit_code == 0 and "CHAIN" in table.stdout and "dydx-mainnet-1" in table.stdout
+    assert "CHAIN" not in cli("orders").stdout

@@ -115,7 +115,9 @@ def test_settle_yields_to_a_status_another_process_wrote_meanwhile(
         other.close()
         reads = iter([stale])
         real_get = store.get
-        monkeypatch.setattr(store, "get", lambda oid: next(reads, None) or real_get(oid))
+        monkeypatch.setattr(
+            store, "get", lambda oid, **kw: next(reads, None) or real_get(oid, **kw)
+        )
         result = lifecycle.settle(store, row, "CANCEL_PENDING", "AB" * 32, "cancel accepted")
         assert result["status"] == "CANCELED"
         assert real_get(row["order_id"])["status"] == "CANCELED"

@@ -8,7 +8,6 @@ import socket
 import time
 
 from dydxctl import chain
-from dydxctl.store import Store
 from dydxctl.tx import decode_tx, sign_doc_bytes
 from dydxctl.wallet import verify
 from tests.conftest import TEST_ADDRESS, ChainCli
@@ -17,12 +16,12 @@ LIMIT = ["--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price", "
 
 
 def _events(cli: ChainCli, order_id: str) -> list[str]:
-    with Store.open(cli.db_path) as s:
+    with cli.open_store() as s:
         return [e["to_status"] for e in s.events(order_id)]
 
 
 def _row(cli: ChainCli, order_id: str) -> dict:
-    with Store.open(cli.db_path) as s:
+    with cli.open_store() as s:
         return s.get(order_id)
 
 
@@ -60,7 +59,7 @@ def test_dry_run_signs_the_right_tx_and_stores_nothing(chain_cli: ChainCli) -> N
     assert verify(decoded.public_key, doc, decoded.signature)
     assert data["tx_hash"] == data["place_tx_hash"]
     assert chain_cli.broadcasts() == 0
-    assert not chain_cli.db_path.exists()
+    assert chain_cli.nothing_stored()
 
 
 def test_place_short_term_writes_ahead(chain_cli: ChainCli) -> None:
@@ -227,7 +226,7 @@ def test_feature_flag_forces_the_indexer_path(chain_cli: ChainCli) -> None:
     the stored row is made wrong first, and the Indexer read shows in the emulator's log."""
     order = chain_cli.place(*LIMIT)
     chain_cli.emu.advance(1)
-    with Store.open(chain_cli.db_path) as store:  # a stored good-til long past
+    with chain_cli.open_store() as store:  # a stored good-til long past
         store.update_fields(order["order_id"], good_til_block_time=1_000_000_000)
     chain_cli.emu.reset_calls()
     off = {"DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"}
@@ -364,7 +363,7 @@ def test_long_expired_stateful_order_is_settled_by_the_chains_3003(chain_cli: Ch
 
     row = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
                     chain_id="localdydxprotocol", status="OPEN")  # fmt: skip
-    with Store.open(chain_cli.db_path) as store:
+    with chain_cli.open_store() as store:
         store.insert_order(row)
     err = chain_cli.json("cancel", row["order_id"], expect_exit=5)
     assert err["error"]["kind"] == "expired" and "3003" in err["error"]["message"]
@@ -450,7 +449,7 @@ def test_cancel_wait_reports_a_fill_that_won_the_race(chain_cli: ChainCli) -> No
 def test_prune_offline_uses_the_wall_clock_for_stateful_rows_only(chain_cli: ChainCli) -> None:
     from tests.conftest import order_row
 
-    with Store.open(chain_cli.db_path) as store:
+    with chain_cli.open_store() as store:
         old = order_row(order_flags=64, good_til_block_time=int(time.time()) - 3600,
                         chain_id="localdydxprotocol")  # fmt: skip
         short = order_row(good_til_block=1, chain_id="localdydxprotocol")

@@ -7,9 +7,12 @@ import re
 
 import pytest
 
+from dydxctl.config import DEFAULT_NETWORK, NETWORKS
 from dydxctl.store import Store
 from tests.conftest import ChainCli, Cli, order_row
 
+# The in-process `cli` runs on the default network: its rows are that chain's.
+DEFAULT_CHAIN = NETWORKS[DEFAULT_NETWORK].chain_id
 LIMIT = ["--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price", "50000"]
 
 
@@ -29,23 +32,27 @@ def test_network_after_place(chain_cli: ChainCli) -> None:
 @pytest.mark.parametrize("word", ["cancelled", "Canceled", "CANCELED", " canceled "])
 def test_status_takes_the_words_the_tool_prints(cli: Cli, word: str) -> None:
     with Store.open(cli.db_path) as store:
-        store.insert_order(order_row(status="CANCELED"))
-        store.insert_order(order_row(status="OPEN"))
+        store.insert_order(order_row(chain_id=DEFAULT_CHAIN, status="CANCELED"))
+        store.insert_order(order_row(chain_id=DEFAULT_CHAIN, status="OPEN"))
     rows = cli.json("orders", "--status", word)
     assert [r["status"] for r in rows] == ["CANCELED"]
 
 
 def test_cancel_pending_spelled_with_a_dash_or_a_space(cli: Cli) -> None:
     with Store.open(cli.db_path) as store:
-        store.insert_order(order_row(status="CANCEL_PENDING"))
+        store.insert_order(order_row(chain_id=DEFAULT_CHAIN, status="CANCEL_PENDING"))
     for word in ("cancel-pending", "Cancel Pending", "cancel_pending"):
         assert len(cli.json("orders", "--status", word)) == 1
 
 
 def test_newest_first_means_by_creation_time(cli: Cli) -> None:
     with Store.open(cli.db_path) as store:
-        older = order_row(client_id=1, created_at="2026-01-01T00:00:00.000Z")
-        newer = order_row(client_id=2, created_at="2026-01-02T00:00:00.000Z")
+        older = order_row(
+            chain_id=DEFAULT_CHAIN, client_id=1, created_at="2026-01-01T00:00:00.000Z"
+        )
+        newer = order_row(
+            chain_id=DEFAULT_CHAIN, client_id=2, created_at="2026-01-02T00:00:00.000Z"
+        )
         store.insert_order(older)
         store.insert_order(newer)
         store.transition(older["order_id"], "OPEN", detail="updated after the newer one")

@@ -15,13 +15,14 @@ from dydxctl.errors import DuplicateOrder, InternalError, OrderNotFound, StoreEr
 from dydxctl.store import (
     MIGRATION_NAMES,
     SQL_GET_BY_ID,
-    SQL_LIST_BY_STATUS,
     SQL_PRUNE_FINAL,
     SQL_PRUNE_SHORT_TERM,
     SQL_PRUNE_STATEFUL,
     Store,
+    order_listing_sql,
 )
-from tests.conftest import order_row
+from dydxctl.store_open import open_store
+from tests.conftest import LOCAL_CHAIN, order_row
 
 
 def test_insert_get_and_events(store: Store) -> None:
@@ -116,7 +117,8 @@ def test_migrations_twice_are_a_no_op(db_path: Path) -> None:
         from dydxctl.store import migrations
 
         applied = migrations().applied(again.db)
-        assert [m.name for m in applied] == list(MIGRATION_NAMES) == ["m001_initial"]
+        assert [m.name for m in applied] == list(MIGRATION_NAMES)
+        assert MIGRATION_NAMES == ("m001_initial", "m002_chain_scoped_keys")
         assert migrations().pending(again.db) == []
 
 
@@ -152,30 +154,56 @@ def test_store_file_and_directory_are_owner_only(db_path: Path) -> None:
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
 
 
+@pytest.mark.sqlite_only
 def test_wal_mode_and_busy_timeout(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
 
 
-def _plan(store: Store, sql: str, params: tuple) -> str:
+def _plan(store: Store, sql: str, params: tuple | list | dict) -> str:
     rows = store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
     return " | ".join(r[-1] for r in rows)
 
 
-@pytest.mark.parametrize(
-    ("sql", "params", "index"),
-    [
-        (SQL_GET_BY_ID, ("x",), "sqlite_autoindex_orders_1"),
-        (SQL_LIST_BY_STATUS, ("OPEN", 50), "orders_by_status"),
-        (SQL_PRUNE_SHORT_TERM, (100, 5000), "orders_by_good_til_block"),
-        (SQL_PRUNE_STATEFUL, (1_700_000_000, 5000), "orders_by_good_til_block_time"),
-        (SQL_PRUNE_FINAL, ("FILLED", "2026-01-01", 5000), "orders_by_status"),
-    ],
-)
-def test_hot_queries_use_an_index(store: Store, sql: str, params: tuple, index: str) -> None:
+_PRUNE_ARGS = {"chain": LOCAL_CHAIN, "height": 100, "time": 1_700_000_000, "limit": 5000}
+# The very SQL the product runs: the constants prune and get use, and the builder behind
+# `orders --status`, `sync` and `cancel --all`.
+HOT_QUERIES = [
+    ("get", SQL_GET_BY_ID, ("x", LOCAL_CHAIN), "sqlite_autoindex_orders_1"),
+    ("orders --status", *order_listing_sql(chain_id=LOCAL_CHAIN, status="OPEN", limit=50),
+     "orders_by_status"),
+    ("prune short", SQL_PRUNE_SHORT_TERM, _PRUNE_ARGS, "orders_by_good_til_block"),
+    ("prune stateful", SQL_PRUNE_STATEFUL, _PRUNE_ARGS, "orders_by_good_til_block_time"),
+    ("prune final", SQL_PRUNE_FINAL,
+     {**_PRUNE_ARGS, "status": "FILLED", "cutoff": "2026-01-01"}, "orders_by_status"),
+]  # fmt: skip
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("name", "sql", "params", "index"), HOT_QUERIES, ids=lambda v: str(v))
+def test_hot_queries_use_an_index(
+    store: Store, name: str, sql: str, params: tuple, index: str
+) -> None:
     plan = _plan(store, sql, params)
     assert index in plan, plan
     assert "SCAN orders" not in plan.replace(f"USING INDEX {index}", ""), plan
+
+
+@pytest.mark.sqlite_only
+def test_prune_runs_the_sql_the_index_test_checks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index test must check queries prune really runs, not look-alikes."""
+    seen: list[str] = []
+    original = Store._prune_batch
+
+    def spy(self: Store, select_sql: str, params: dict) -> int:
+        seen.append(select_sql)
+        return original(self, select_sql, params)
+
+    monkeypatch.setattr(Store, "_prune_batch", spy)
+    store.prune(height=1000, now_unix=int(time.time()), keep_seconds=0)
+    assert set(seen) == {SQL_PRUNE_SHORT_TERM, SQL_PRUNE_STATEFUL, SQL_PRUNE_FINAL}
 
 
 def test_prune_removes_dead_rows_and_keeps_live_ones(store: Store) -> None:
@@ -284,29 +312,23 @@ def test_unwritable_directory_is_a_store_error(tmp_path: Path) -> None:
         Store.open(target)
 
 
-def test_bulk_purge_keeps_exactly_the_live_rows(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dydxctl.store as store_module
-
-    monkeypatch.setattr(store_module, "BULK_PRUNE_MIN_ROWS", 3)
+@pytest.mark.sqlite_only
+def test_prune_in_short_batches_keeps_exactly_the_live_rows(store: Store) -> None:
     height, now = 1000, int(time.time())
     live = [order_row(good_til_block=height + 5), order_row(order_flags=64)]
-    dead = [order_row(good_til_block=height - 100 - i) for i in range(6)]
+    dead = [order_row(good_til_block=height - 100 - i) for i in range(250)]
     for row in live + dead:
         store.insert_order(row)
     store.transition(live[0]["order_id"], "OPEN", detail="kept with its events")
     progressed: list[int] = []
-    summary = store.prune(height=height, now_unix=now, keep_seconds=86400,
+    summary = store.prune(height=height, now_unix=now, keep_seconds=86400, batch_size=100,
                           progress=progressed.append)  # fmt: skip
-    assert (summary.expired_short_term, summary.kept, summary.dry_run) == (6, 2, False)
-    assert progressed == [6]
+    assert (summary.expired_short_term, summary.kept, summary.dry_run) == (250, 2, False)
+    assert sum(progressed) == 250 and max(progressed) <= 100 and len(progressed) >= 3
     assert {r["order_id"] for r in store.list_orders()} == {r["order_id"] for r in live}
     assert [e["to_status"] for e in store.events(live[0]["order_id"])] == ["PENDING", "OPEN"]
     assert store.conn.execute("SELECT count(*) FROM order_events").fetchone()[0] == 3
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    # Later inserts and cascades still work on the refilled tables.
     store.insert_order(order_row())
     assert store.count() == 3
 
@@ -315,3 +337,32 @@ def test_prune_final_condition_names_every_final_status() -> None:
     from dydxctl.store import _PRUNE_FINAL, FINAL_STATUSES
 
     assert all(f"'{status}'" in _PRUNE_FINAL for status in FINAL_STATUSES)
+
+
+def test_prune_margins_and_counts_per_chain(store: Store, db_target: Path | str) -> None:
+    """Within the margins nothing goes; another chain's rows are neither pruned nor
+    counted; a dry run's counts add up with final-state rows among them."""
+    height, now = 1000, int(time.time())
+    within_block_margin = order_row(good_til_block=height - 3)
+    within_time_margin = order_row(order_flags=64, good_til_block_time=now - 60)
+    past_time_margin = order_row(order_flags=64, good_til_block_time=now - 600)
+    final = order_row(good_til_block=height + 50)
+    for row in (within_block_margin, within_time_margin, past_time_margin, final):
+        store.insert_order(row)
+    store.transition(final["order_id"], "REJECTED")
+    with open_store(db_target, chain_id="dydx-testnet-4") as other:
+        other.insert_order(order_row(chain_id="dydx-testnet-4", good_til_block=1))
+        other.insert_order(order_row(chain_id="dydx-testnet-4", order_flags=64,
+                                     good_til_block_time=1))  # fmt: skip
+
+    dry = store.prune(height=height, now_unix=now + 10, keep_seconds=0, dry_run=True)
+    assert (dry.expired_short_term, dry.expired_stateful, dry.final_state) == (0, 1, 1)
+    assert (dry.kept, dry.dry_run) == (2, True)
+    offline = store.prune(height=None, now_unix=now + 10, keep_seconds=0, dry_run=True)
+    assert offline.expired_short_term == 0
+    done = store.prune(height=height, now_unix=now + 10, keep_seconds=0)
+    assert (done.deleted, done.kept) == (2, 2)
+    assert {r["order_id"] for r in store.list_orders()} == {
+        within_block_margin["order_id"], within_time_margin["order_id"],
+    }  # fmt: skip
+    assert store.count("dydx-testnet-4") == 2
