@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dydxctl import chain, expiry, finality, lifecycle, logs
+from dydxctl import chain, expiry, finality, height_estimate, lifecycle, logs
 from dydxctl.errors import DydxctlError, Unreachable
 
 if TYPE_CHECKING:
@@ -217,6 +217,7 @@ def cancel_rows(
     """Cancel every row, all transactions in flight together; one result row per order.
     `batch_rejection` says what a refused batch means for each of its orders."""
     store = rt.store()
+    height_estimate.persist(rt)
     results: list[dict[str, Any]] = []
     batches: list[Outgoing] = []
     if short_term:

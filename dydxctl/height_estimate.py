@@ -52,6 +52,7 @@ MAX_BLOCK_MS = 10_000
 # it, which clob 10 corrects (one fresh read).
 DEFAULT_BLOCK_MS = 1000
 _RUNTIME_KEY = "chain_clock_observation"
+_SAVED_KEY = "chain_clock_observation_saved"
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,18 @@ def observe(rt: Runtime, clock: ChainClock) -> Observation:
     # again) must not keep its old heights.
     observation = Observation(clock.height, clock.millis, time.monotonic(), boot_id(), block_ms)
     rt._cache[_RUNTIME_KEY] = observation
-    store = rt._cache.get("store")
-    if store is not None:
-        save(store, rt.settings.chain_id, rt.settings.grpc, observation)
+    rt._cache[_SAVED_KEY] = False
     return observation
+
+
+def persist(rt: Runtime) -> None:
+    """Write this process's last observation to the store for the next process — called
+    by commands that write anyway (a place, a cancel --all), never by a dry run."""
+    found = rt._cache.get(_RUNTIME_KEY)
+    store = rt._cache.get("store")
+    if found is not None and store is not None and rt._cache.get(_SAVED_KEY) is False:
+        save(store, rt.settings.chain_id, rt.settings.grpc, found)
+        rt._cache[_SAVED_KEY] = True
 
 
 def last_observation(rt: Runtime) -> Observation | None:

@@ -289,6 +289,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         detail += "; its block result (GetTx) confirms it: `dydxctl sync`"
     with recorded_after_broadcast(row["order_id"], result.tx_hash, True):
         stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
+    height_estimate.persist(rt)  # the chain clock this place read, for the next process
     crash_point("place:after_status_update")
     latency = _ms(started)
     log.info(

@@ -7,6 +7,8 @@ import re
 import socket
 import time
 
+import pytest
+
 from dydxctl import chain
 from dydxctl.tx import decode_tx, sign_doc_bytes
 from dydxctl.wallet import verify
@@ -154,6 +156,7 @@ def test_long_term_cancelled_ten_blocks_later(chain_cli: ChainCli) -> None:
     assert again["error"]["kind"] == "already_final"
 
 
+@pytest.mark.sqlite_only  # the observed height is kept across processes in SQLite stores
 def test_expired_short_term_is_refused_without_broadcast(chain_cli: ChainCli) -> None:
     """A height already observed past the order's GTB is evidence: nothing is sent."""
     order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
