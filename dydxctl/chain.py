@@ -109,6 +109,10 @@ CONDITION_TYPE_TAKE_PROFIT: Final = 2
 MSG_PLACE_ORDER_URL: Final = "/dydxprotocol.clob.MsgPlaceOrder"
 MSG_CANCEL_ORDER_URL: Final = "/dydxprotocol.clob.MsgCancelOrder"
 MSG_BATCH_CANCEL_URL: Final = "/dydxprotocol.clob.MsgBatchCancel"
+# x/accountplus (protocol/x/accountplus/types/tx.pb.go): permissioned keys.
+MSG_ADD_AUTHENTICATOR_URL: Final = "/dydxprotocol.accountplus.MsgAddAuthenticator"
+MSG_REMOVE_AUTHENTICATOR_URL: Final = "/dydxprotocol.accountplus.MsgRemoveAuthenticator"
+TX_EXTENSION_URL: Final = "/dydxprotocol.accountplus.TxExtension"
 SECP256K1_PUBKEY_URL: Final = "/cosmos.crypto.secp256k1.PubKey"
 BASE_ACCOUNT_URL: Final = "/cosmos.auth.v1beta1.BaseAccount"
 

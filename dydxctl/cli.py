@@ -97,6 +97,28 @@ def main_options(
         Path | None,
         typer.Option(help="File holding the mnemonic (mode 0600). (env DYDXCTL_MNEMONIC_FILE)"),
     ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="The owner account, when only a trading key signs or for reads. "
+            "(env DYDXCTL_ADDRESS)"
+        ),
+    ] = None,
+    trading_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sign with a permissioned trading key (hex private key or mnemonic, mode "
+            "0600) for --address. (env DYDXCTL_TRADING_KEY_FILE)"
+        ),
+    ] = None,
+    authenticator_id: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="The owner's authenticator that allows the trading key; looked up on the "
+            "chain when omitted. (env DYDXCTL_AUTHENTICATOR_ID)",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -109,6 +131,8 @@ def main_options(
         "config": str(config) if config else None, "json": json_output or None,
         "verbose": verbose, "debug": debug, "log_file": str(log_file) if log_file else None,
         "mnemonic_file": str(mnemonic_file) if mnemonic_file else None, "timeout": timeout,
+        "address": address, "authenticator_id": authenticator_id,
+        "trading_key_file": str(trading_key_file) if trading_key_file else None,
         "websocket": websocket,
     }  # fmt: skip
     from dydxctl.config import environ, resolve

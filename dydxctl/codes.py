@@ -14,11 +14,18 @@ from typing import Final, NamedTuple
 class ChainCode(NamedTuple):
     name: str
     meaning: str
-    hint: str = ""
+    hint: str = ""  # what to do, where the generic "check the order" would mislead
 
 
 CLOB: Final = "clob"
 SDK: Final = "sdk"
+# x/accountplus/types/keys.go ModuleName (permissioned keys / authenticators).
+ACCOUNTPLUS: Final = "dydxaccountplus"
+# Go errors never registered with a code (fmt.Errorf) reach ABCI as ("undefined", 1)
+# (cosmossdk.io/errors abci.go): e.g. MsgAddAuthenticator's "unsafe" tree refusal.
+UNDEFINED: Final = "undefined"
+
+_KEYS_HINT = "Run `dydxctl keys list` (with the owner's wallet) to see what each key may do"
 
 _RETRY = "Nothing changed on the chain; try again."
 _GRID = "Run `dydxctl markets` for the step and tick sizes."
@@ -245,6 +252,53 @@ CHAIN_CODES: Final[dict[tuple[str, int], ChainCode]] = {
     (SDK, 32): ChainCode(
         "ErrWrongSequence", "wrong account sequence or timestamp nonce", "Check the local clock."
     ),
+    # x/accountplus/types/errors.go
+    (ACCOUNTPLUS, 1): ChainCode(
+        "ErrAuthenticatorNotFound",
+        "the account has no authenticator with this id (never added, or removed)",
+        f"{_KEYS_HINT}; pass an existing --authenticator-id, or `dydxctl keys add` the key.",
+    ),
+    (ACCOUNTPLUS, 2): ChainCode("ErrInvalidAccountAddress", "the sender is not a valid address"),
+    (ACCOUNTPLUS, 3): ChainCode(
+        "ErrAuthenticatorDataExceedsMaximumLength", "the authenticator config exceeds 1024 bytes"
+    ),
+    (ACCOUNTPLUS, 4): ChainCode(
+        "ErrSmartAccountNotActive",
+        "permissioned keys are switched off on this chain",
+        "Sign with the owner's mnemonic instead of a trading key.",
+    ),
+    (ACCOUNTPLUS, 5): ChainCode("ErrInitializingAuthenticator", "the authenticator is broken"),
+    (ACCOUNTPLUS, 6): ChainCode(
+        "ErrTxnHasMultipleSigners", "a tx with authenticators must have one signer"
+    ),
+    (ACCOUNTPLUS, 100): ChainCode(
+        "ErrSignatureVerification",
+        "the trading key is not the key this authenticator allows (or a wrong account "
+        "number / chain id)",
+        f"{_KEYS_HINT}; use the key file that belongs to --authenticator-id.",
+    ),
+    (ACCOUNTPLUS, 101): ChainCode(
+        "ErrMessageTypeVerification",
+        "this message type is outside the key's message filter",
+        f"{_KEYS_HINT}; do this with the owner's mnemonic, or add a key that allows it.",
+    ),
+    (ACCOUNTPLUS, 102): ChainCode(
+        "ErrClobPairIdVerification",
+        "this market is outside the key's market filter",
+        f"{_KEYS_HINT}; trade an allowed market, or add a key for this one (--market).",
+    ),
+    (ACCOUNTPLUS, 103): ChainCode(
+        "ErrSubaccountVerification",
+        "this subaccount is outside the key's subaccount filter",
+        f"{_KEYS_HINT}; use an allowed --subaccount, or add a key for it.",
+    ),
+    (ACCOUNTPLUS, 104): ChainCode(
+        "ErrAllOfVerification", "one of the key's AllOf conditions failed", _KEYS_HINT + "."
+    ),
+    (ACCOUNTPLUS, 105): ChainCode(
+        "ErrAnyOfVerification", "none of the key's AnyOf branches allowed this", _KEYS_HINT + "."
+    ),
+    (UNDEFINED, 1): ChainCode("internal", "the chain refused it with an unregistered error"),
 }
 
 # Answers to a cancel that mean "the order is already gone" — resolve them, don't just fail.
@@ -269,3 +323,19 @@ def describe(codespace: str, code: int) -> ChainCode:
             "The node's log above says what the chain objected to.",
         ),
     )
+
+
+# The registered descriptions of the accountplus checks an AllOf/AnyOf wraps: their text is
+# in the node's log (errorsmod keeps it), and says which condition actually failed.
+_INNER_ACCOUNTPLUS = (
+    ("Signature verification failed", 100), ("Message type verification failed", 101),
+    ("Clob pair id verification failed", 102), ("Subaccount verification failed", 103),
+)  # fmt: skip
+
+
+def inner_cause(codespace: str, code: int, log: str) -> tuple[str, int] | None:
+    """For an AllOf/AnyOf refusal (accountplus 104/105), the wrapped check that failed."""
+    if codespace != ACCOUNTPLUS or code not in (104, 105):
+        return None
+    found = [(log.find(text), inner) for text, inner in _INNER_ACCOUNTPLUS if text in log]
+    return (ACCOUNTPLUS, min(found)[1]) if found else None

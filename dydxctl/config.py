@@ -94,6 +94,10 @@ class Settings:
     prune_keep: str = DEFAULT_PRUNE_KEEP
     config_path: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    # Permissioned trading: the owner's address, the trader's key file and its authenticator.
+    address: str | None = None
+    trading_key_file: Path | None = None
+    authenticator_id: int | None = None
     websocket: str = ""  # the Indexer websocket URL (ws:// or wss://)
 
     @property
@@ -121,6 +125,7 @@ def _env_bool(value: str, name: str) -> bool:
 _FILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "network": str, "grpc": str, "indexer": str, "chain_id": str, "insecure": bool,
     "db": str, "json": bool, "log_file": str, "mnemonic_file": str,
+    "address": str, "trading_key_file": str, "authenticator_id": int,
     "short_block_window": int, "timeout": (int, float), "features": dict, "prune": dict,
     "websocket": str,
 }  # fmt: skip
@@ -325,6 +330,17 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     insecure = pick_bool("insecure", "DYDXCTL_INSECURE")
     indexer = str(pick("indexer", "DYDXCTL_INDEXER", network.indexer))
     check_transport(indexer, insecure=insecure)
+    trading_key_file = pick("trading_key_file", "DYDXCTL_TRADING_KEY_FILE")
+    authenticator_text = pick("authenticator_id", "DYDXCTL_AUTHENTICATOR_ID")
+    authenticator_id = None
+    if authenticator_text is not None:
+        text = str(authenticator_text).strip()
+        if not text.isascii() or not text.isdigit() or int(text) >= 2**64:
+            raise BadInput(
+                f"Authenticator id {authenticator_text!r} is not a uint64.",
+                "`dydxctl keys list` shows the ids, e.g. --authenticator-id 3.",
+            )
+        authenticator_id = int(text)
     check_transport(websocket, insecure=insecure)
     return Settings(
         network=network,
@@ -342,6 +358,9 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         prune_keep=prune_keep,
         config_path=config_path,
         timeout_s=timeout_s,
+        address=pick("address", "DYDXCTL_ADDRESS"),
+        trading_key_file=Path(trading_key_file).expanduser() if trading_key_file else None,
+        authenticator_id=authenticator_id,
         websocket=websocket,
     )
 

@@ -19,7 +19,7 @@ NEW_KEY_STRENGTH_BITS = 256
 keys_app = typer.Typer(
     cls=StrictGroup,
     name="keys",
-    help="Key files for the wallet.",
+    help="Key files for the wallet, and permissioned trading keys (authenticators).",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -66,3 +66,116 @@ def keys_new_command(
         render.emit_json({"address": address, "key_file": str(out)})
     else:
         render.show(address)
+
+
+# --- permissioned trading keys (x/accountplus authenticators) -------------------------------
+def _csv_ints(text: str | None, what: str) -> list[int]:
+    if not text:
+        return []
+    items = [i.strip() for i in text.split(",")]
+    if not all(i.isascii() and i.isdigit() and int(i) <= 2**32 - 1 for i in items):
+        raise BadInput(f"{what} {text!r} is not a comma-separated list of numbers.", "e.g. 0,1")
+    return sorted({int(i) for i in items})
+
+
+def _public_key_of(public_key: str | None, key_file: Path | None) -> bytes:
+    if (public_key is None) == (key_file is None):
+        raise BadInput(
+            "Say which key to allow: --public-key HEX or --key-file PATH (one of them).",
+            "The dYdX web app's API Trading Keys page registers its own keys; for a key made "
+            "here: `dydxctl keys new --out trader.key`, then `keys add --key-file trader.key`.",
+        )
+    if key_file is not None:
+        from dydxctl.trading_key import read_key_file, wallet_from_text
+        from dydxctl.wallet import forbid_core_dumps
+
+        forbid_core_dumps()
+        return wallet_from_text(read_key_file(key_file.expanduser())).public_key
+    assert public_key is not None
+    try:
+        return bytes.fromhex(public_key.removeprefix("0x"))
+    except ValueError:
+        raise BadInput(
+            "--public-key is not hex.", "Pass the 33-byte compressed key as 66 hex digits."
+        ) from None
+
+
+@keys_app.command("add", cls=StrictCommand)
+@handles_errors
+def keys_add_command(
+    ctx: typer.Context,
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", help="The trader's compressed public key (hex).")
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file", help="Or: the trader's key file (0600); only its public key is used."
+        ),
+    ] = None,
+    subaccount: Annotated[
+        str | None, typer.Option("--subaccount", help="Only these subaccounts, e.g. 0 or 0,1.")
+    ] = None,
+    market: Annotated[
+        str | None, typer.Option("--market", help="Only these markets, e.g. BTC-USD,ETH-USD.")
+    ] = None,
+) -> None:
+    """Allow a trading key to place and cancel orders for this account (signed with the
+    owner's mnemonic): AllOf(its signature, place/cancel/batch-cancel, [subaccounts], [markets])."""
+    from dydxctl.key_admin import add_key
+
+    runtime = runtime_of(ctx)
+    key = _public_key_of(public_key, key_file)
+    markets = [m.strip().upper() for m in market.split(",")] if market else []
+    result = add_key(
+        runtime, key, subaccounts=_csv_ints(subaccount, "--subaccount"), markets=markets
+    )
+    result["trade_with"] = (
+        f"--address {result['owner']} --trading-key-file FILE --authenticator-id {result['id']}"
+    )
+    render.output(
+        runtime.settings.json, result,
+        lambda: render.key_value_table(
+            [(k, result[k]) for k in
+             ("id", "owner", "key_address", "description", "tx_hash", "trade_with")],
+            title="Trading key added",
+        ),
+    )  # fmt: skip
+
+
+@keys_app.command("list", cls=StrictCommand)
+@handles_errors
+def keys_list_command(ctx: typer.Context) -> None:
+    """The account's authenticators (trading keys), decoded into words."""
+    from dydxctl.key_admin import list_keys
+
+    runtime = runtime_of(ctx)
+    address = runtime.settings.address or runtime.owner_wallet().address
+    from dydxctl.wallet import is_valid_address
+
+    if not is_valid_address(address):
+        raise BadInput(f"{address} is not a dydx address.", "Check --address / DYDXCTL_ADDRESS.")
+    keys = list_keys(runtime, address)
+    data = {"owner": address, "authenticators": [k.to_dict() for k in keys]}
+    rows = [{"id": k.id, "type": k.type, "allows": k.description} for k in keys]
+    render.output(
+        runtime.settings.json, data,
+        lambda: render.authenticators_table(rows, f"Authenticators of {address} ({len(rows)})"),
+    )  # fmt: skip
+
+
+@keys_app.command("remove", cls=StrictCommand)
+@handles_errors
+def keys_remove_command(
+    ctx: typer.Context,
+    authenticator_id: Annotated[int, typer.Argument(min=0, help="The id `keys list` shows.")],
+) -> None:
+    """Remove a trading key's authenticator (signed with the owner's mnemonic)."""
+    from dydxctl.key_admin import remove_key
+
+    runtime = runtime_of(ctx)
+    result = remove_key(runtime, authenticator_id)
+    render.output(
+        runtime.settings.json, result,
+        lambda: render.key_value_table(result.items(), title="Trading key removed"),
+    )  # fmt: skip

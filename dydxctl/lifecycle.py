@@ -86,7 +86,10 @@ def _sequence_for(order_flags: int) -> int:
 
 
 def sign(rt: Runtime, messages: list[Any], *, sequence: int, number: int) -> SignedTx:
+    from dydxctl.trading_key import refuse_locally
     from dydxctl.tx import sign_tx
+
+    refuse_locally(rt.wallet(), messages)  # a trading key's known filters (issue 16)
 
     return sign_tx(
         rt.wallet(),
@@ -200,6 +203,9 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         "trigger_price": str(plan.trigger_price) if plan.trigger_price is not None else None,
         "status": "PENDING",
         "place_tx_hash": signed.tx_hash,
+        # A trading key (issue 16): which key and authenticator placed it.
+        "signer_address": getattr(wallet, "signer_address", None),
+        "authenticator_id": getattr(wallet, "authenticator_id", None),
     }
     if dry_run:
         return PlaceResult(

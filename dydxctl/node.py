@@ -75,10 +75,18 @@ class BroadcastResult:
 
 def chain_rejection(codespace: str, code: int, log_text: str = "", **details: Any) -> ChainRejected:
     described = codes.describe(codespace, code)
+    meaning = described.meaning
+    hint = described.hint
+    inner = codes.inner_cause(codespace, code, log_text)
+    if inner is not None:  # an AllOf/AnyOf names the condition that failed in its log
+        cause = codes.describe(*inner)
+        meaning += f": {inner[0]} {inner[1]} {cause.name} — {cause.meaning}"
+        hint = cause.hint or hint
+        details["cause"] = {"codespace": inner[0], "code": inner[1], "name": cause.name}
     return ChainRejected(
         f"The chain refused the transaction: {codespace} {code} {described.name} — "
-        f"{described.meaning}." + (f" Node log: {log_text}" if log_text else ""),
-        described.hint
+        f"{meaning}." + (f" Node log: {log_text}" if log_text else ""),
+        hint
         or "Nothing was placed or cancelled by this transaction; check the order and try again.",
         codespace=codespace,
         code=code,
@@ -118,6 +126,8 @@ class NodeClient:
                 from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2_grpc import (
                     ServiceStub as Stub,
                 )
+            elif name == "accountplus":
+                from v4_proto.dydxprotocol.accountplus.query_pb2_grpc import QueryStub as Stub
             else:
                 from v4_proto.dydxprotocol.clob.query_pb2_grpc import QueryStub as Stub
             self._stubs[name] = Stub(self._channel)
@@ -238,6 +248,19 @@ class NodeClient:
             ),
         ).clob_pair
 
+    def authenticators(self, address: str) -> list[tuple[int, str, bytes]]:
+        """x/accountplus GetAuthenticators: (id, type, config) of each of the account's
+        authenticators, in the chain's order."""
+        from v4_proto.dydxprotocol.accountplus.query_pb2 import GetAuthenticatorsRequest
+
+        response = self._call(
+            "GetAuthenticators",
+            lambda: self._stub("accountplus").GetAuthenticators(
+                GetAuthenticatorsRequest(account=address), timeout=self.timeout_s
+            ),
+        )
+        return [(int(a.id), a.type, bytes(a.config)) for a in response.account_authenticators]
+
     def get_tx(self, tx_hash: str) -> BroadcastResult | None:
         """The tx as included in a block, or None (short-term txs never are: CHAIN_RULES)."""
         import grpc
@@ -291,6 +314,21 @@ class NodeClient:
                 BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
             )
         return answers
+
+    def simulate_gas(self, tx_bytes: bytes) -> int | None:
+        """The gas a tx used in simulation, or None when the node would not simulate it."""
+        import grpc
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+
+        try:
+            response = self._stub("tx").Simulate(
+                SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s
+            )
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise self._unreachable("Simulate", exc) from None
+            return None
+        return int(response.gas_info.gas_used) or None
 
     def simulate(self, tx_bytes: bytes) -> BroadcastResult:
         import grpc

@@ -1,4 +1,5 @@
-"""Keep a mnemonic out of every message, log line and traceback, wherever a user put it.
+"""Keep a mnemonic (or a trading key) out of every message, log line and traceback,
+wherever a user put it.
 
 A phrase typed where it does not belong (as an option's value, a positional argument, a
 config value, another environment variable) would otherwise be echoed back by the error
@@ -18,6 +19,10 @@ MIN_RUN = 6
 REDACTED = "[redacted: looks like a mnemonic]"
 MNEMONIC_ENV = "DYDX_MNEMONIC"
 _WORD = re.compile(r"[A-Za-z]+")  # any case: a ticker or a chain id is upper-cased
+# A trading key as the dYdX web app exports it: 64 lowercase hex digits, `0x` optional.
+# (dydxctl's own 64-digit values, tx hashes, are uppercase; public keys have 66 digits.)
+PRIVATE_KEY_REDACTED = "[redacted: looks like a private key]"
+_PRIVATE_KEY = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-f]{64}(?![0-9A-Za-z])")
 
 
 @functools.cache
@@ -34,6 +39,7 @@ def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
     """`text` with any mnemonic-looking run of words replaced."""
     if not text:
         return text
+    text = _PRIVATE_KEY.sub(PRIVATE_KEY_REDACTED, text)
     secret = (env if env is not None else os.environ).get(MNEMONIC_ENV, "").strip()
     if secret:
         text = text.replace(secret, REDACTED)

@@ -29,6 +29,7 @@ ORDER_JSON_KEYS = (
     "size", "price", "trigger_price", "time_in_force", "reduce_only", "good_til_block",
     "good_til_block_time", "subaccount_number", "address", "chain_id", "clob_pair_id",
     "place_tx_hash", "cancel_tx_hash", "created_at", "updated_at", "last_error",
+    "signer_address", "authenticator_id",
 )  # fmt: skip
 
 STATUS_STYLES = {
@@ -148,6 +149,9 @@ def order_detail(
     ]
     if obj["trigger_price"]:
         pairs.insert(7, ("trigger price", obj["trigger_price"]))
+    if obj.get("signer_address"):  # placed by a permissioned trading key
+        pairs.append(("placed by key", f"{obj['signer_address']} (authenticator "
+                      f"{obj['authenticator_id']})"))  # fmt: skip
     for key in ("place_tx_hash", "cancel_tx_hash", "last_error"):
         if obj.get(key):
             pairs.append((key.replace("_", " "), obj[key]))
@@ -192,6 +196,17 @@ def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
             value = row.get(name)
             cells.append(_status(value) if name in ("status", "outcome") else Text(_plain(value)))
         table.add_row(*cells)
+    return table
+
+
+def authenticators_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+    """`keys list`: id and type stay whole; what the key may do wraps."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("ID", no_wrap=True, justify="right")
+    table.add_column("TYPE", no_wrap=True)
+    table.add_column("ALLOWS", overflow="fold")
+    for row in rows:
+        table.add_row(str(row["id"]), Text(row["type"]), Text(row["allows"]))
     return table
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from dydxctl.node import NodeClient
     from dydxctl.store import Store
     from dydxctl.store_pg import PgStore
+    from dydxctl.trading_key import TradingSigner
     from dydxctl.wallet import Wallet
 
 
@@ -64,12 +65,35 @@ class Runtime:
             )
         return self._cache["indexer"]
 
-    def wallet(self) -> Wallet:
+    def wallet(self) -> Wallet | TradingSigner:
+        """What signs orders and cancels: the trading key for the owner when one is
+        configured (--trading-key-file), else the owner's own mnemonic."""
         if "wallet" not in self._cache:
+            if self.settings.trading_key_file is not None:
+                from dydxctl.trading_key import load_trading_signer, resolve_authenticator
+
+                owner = self.settings.address
+                if owner is None and (
+                    self.settings.mnemonic_file or self.env.get("DYDX_MNEMONIC", "").strip()
+                ):  # the owner's mnemonic is here too: it names the account
+                    owner = self.owner_wallet().address
+                signer = load_trading_signer(
+                    self.settings.trading_key_file, owner, self.settings.authenticator_id
+                )
+                if signer.authenticator_id is None:
+                    resolve_authenticator(self.node(), signer)
+                self._cache["wallet"] = signer
+            else:
+                self._cache["wallet"] = self.owner_wallet()
+        return self._cache["wallet"]
+
+    def owner_wallet(self) -> Wallet:
+        """The account's own key (the mnemonic): what manages trading keys."""
+        if "owner_wallet" not in self._cache:
             from dydxctl.wallet import load_wallet
 
-            self._cache["wallet"] = load_wallet(self.env, self.settings.mnemonic_file)
-        return self._cache["wallet"]
+            self._cache["owner_wallet"] = load_wallet(self.env, self.settings.mnemonic_file)
+        return self._cache["owner_wallet"]
 
     def close(self) -> None:
         for item in self._cache.values():

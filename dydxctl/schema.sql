@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL,                 -- ISO-8601 UTC, millisecond precision
     updated_at TEXT NOT NULL,
     last_error TEXT,
+    signer_address TEXT,                      -- the trading key that placed it (NULL: the owner)
+    authenticator_id INTEGER,                 -- its x/accountplus authenticator (NULL: none)
     PRIMARY KEY (order_id, chain_id),
     UNIQUE (chain_id, address, subaccount_number, client_id, clob_pair_id, order_flags)
 );

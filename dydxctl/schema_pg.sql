@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     last_error TEXT,
+    signer_address TEXT,                      -- the trading key that placed it (NULL: the owner)
+    authenticator_id BIGINT,                  -- its x/accountplus authenticator (NULL: none)
     PRIMARY KEY (chain_id, order_id),
     UNIQUE (chain_id, address, subaccount_number, client_id, clob_pair_id, order_flags)
 );

@@ -77,7 +77,7 @@ ORDER_COLUMNS = (
     "quantums", "subticks", "size", "price", "good_til_block", "good_til_block_time",
     "trigger_subticks", "trigger_price", "client_metadata", "status", "source",
     "place_tx_hash", "cancel_tx_hash", "cancel_good_til_block", "cancel_good_til_block_time",
-    "created_at", "updated_at", "last_error",
+    "created_at", "updated_at", "last_error", "signer_address", "authenticator_id",
 )  # fmt: skip
 _UPDATABLE = frozenset(ORDER_COLUMNS) - {
     "order_id", "chain_id", "address", "subaccount_number", "client_id", "clob_pair_id",
@@ -142,7 +142,7 @@ SQL_PRUNE_FINAL = (
 
 MIGRATION_SET = "dydxctl"
 # Every migration of the set, in order (the functions are registered in migrations()).
-MIGRATION_NAMES = ("m001_initial", "m002_chain_scoped_keys")
+MIGRATION_NAMES = ("m001_initial", "m002_chain_scoped_keys", "m003_trading_keys")
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -194,7 +194,9 @@ def m002_chain_scoped_keys(db: sqlite_utils.Database) -> None:
     if "chain_id" not in {r[1] for r in db.execute("PRAGMA table_info(cancel_attempts)")}:
         db.execute("ALTER TABLE cancel_attempts ADD COLUMN chain_id TEXT")
     m001_initial(db)
-    columns = ", ".join(ORDER_COLUMNS)
+    # Only the columns the old table has: later migrations' columns start out NULL.
+    old_columns = {row[1] for row in db.execute("PRAGMA table_info(m002_old_orders)")}
+    columns = ", ".join(name for name in ORDER_COLUMNS if name in old_columns)
     db.execute(f"INSERT INTO orders ({columns}) SELECT {columns} FROM m002_old_orders")
     db.execute(
         "INSERT INTO order_events (id, order_id, chain_id, at, from_status, to_status,"
@@ -210,13 +212,26 @@ def m002_chain_scoped_keys(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE m002_old_orders")
 
 
+# Columns added after m001, in the order schema.sql lists them last: (name, SQL type).
+TRADING_KEY_COLUMNS = (("signer_address", "TEXT"), ("authenticator_id", "INTEGER"))
+
+
+def m003_trading_keys(db: sqlite_utils.Database) -> None:
+    """Which trading key and authenticator placed an order (issue 16). A store created by
+    m001 from the current schema.sql has them already."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(orders)").fetchall()}
+    for name, sql_type in TRADING_KEY_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE orders ADD COLUMN {name} {sql_type}")
+
+
 def migrations() -> Migrations:
     """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
     and an up-to-date store (nearly every open) is checked with one plain query instead."""
     from sqlite_utils.migrations import Migrations
 
     steps = Migrations(MIGRATION_SET)
-    for fn in (m001_initial, m002_chain_scoped_keys):
+    for fn in (m001_initial, m002_chain_scoped_keys, m003_trading_keys):
         steps(name=fn.__name__)(fn)
     assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
     return steps

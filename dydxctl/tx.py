@@ -102,6 +102,31 @@ def timestamp_nonce(now_ms: int | None = None) -> int:
     return value
 
 
+def add_authenticator_msg(sender: str, authenticator_type: str, config: bytes) -> Any:
+    """x/accountplus MsgAddAuthenticator (the owner signs it; checked in DeliverTx)."""
+    from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator
+
+    msg = MsgAddAuthenticator(sender=sender, authenticator_type=authenticator_type, data=config)
+    return pack(msg, chain.MSG_ADD_AUTHENTICATOR_URL)
+
+
+def remove_authenticator_msg(sender: str, authenticator_id: int) -> Any:
+    from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgRemoveAuthenticator
+
+    msg = MsgRemoveAuthenticator(sender=sender, id=authenticator_id)
+    return pack(msg, chain.MSG_REMOVE_AUTHENTICATOR_URL)
+
+
+def tx_extension(authenticator_id: int, message_count: int) -> Any:
+    """The TxExtension a permissioned-key tx carries in non_critical_extension_options:
+    x/accountplus/ante/ante.go GetSelectedAuthenticators wants exactly one id per message
+    (else sdk 18), and lib/lib.go finds it by unpacking that list."""
+    from v4_proto.dydxprotocol.accountplus.tx_pb2 import TxExtension
+
+    extension = TxExtension(selected_authenticators=[authenticator_id] * message_count)
+    return pack(extension, chain.TX_EXTENSION_URL)
+
+
 def sign_tx(
     wallet: Wallet,
     messages: list[Any],
@@ -111,8 +136,17 @@ def sign_tx(
     sequence: int,
     memo: str = "",
     timeout_height: int = 0,
+    fee: tuple[int, str, int] | None = None,
 ) -> SignedTx:
-    """Build TxBody/AuthInfo/SignDoc (SIGN_MODE_DIRECT), sign, and serialize TxRaw."""
+    """Build TxBody/AuthInfo/SignDoc (SIGN_MODE_DIRECT), sign, and serialize TxRaw.
+
+    A trading-key signer (dydxctl.trading_key.TradingSigner) carries an authenticator id:
+    the tx then selects it in a TxExtension, and the chain's AuthenticatorDecorator checks
+    the signature against the *owner's* account number and the owner's sequence/nonce
+    (x/accountplus/lib/authentication_request.go getSignerData; app/ante replay_protection).
+    `fee` is (amount, denom, gas limit) for messages that pay one (not clob messages).
+    """
+    from v4_proto.cosmos.base.v1beta1.coin_pb2 import Coin
     from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
     from v4_proto.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
     from v4_proto.cosmos.tx.v1beta1.tx_pb2 import (
@@ -125,13 +159,23 @@ def sign_tx(
         TxRaw,
     )
 
-    body = TxBody(messages=messages, memo=memo, timeout_height=timeout_height)
+    authenticator_id = getattr(wallet, "authenticator_id", None)
+    extensions = [] if authenticator_id is None else [tx_extension(authenticator_id, len(messages))]
+    body = TxBody(
+        messages=messages, memo=memo, timeout_height=timeout_height,
+        non_critical_extension_options=extensions,
+    )  # fmt: skip
     signer = SignerInfo(
         public_key=pack(PubKey(key=wallet.public_key), chain.SECP256K1_PUBKEY_URL),
         mode_info=ModeInfo(single=ModeInfo.Single(mode=SignMode.SIGN_MODE_DIRECT)),
         sequence=sequence,
     )
-    auth_info = AuthInfo(signer_infos=[signer], fee=Fee(amount=[], gas_limit=CLOB_TX_GAS_LIMIT))
+    if fee is None:
+        tx_fee = Fee(amount=[], gas_limit=CLOB_TX_GAS_LIMIT)
+    else:
+        amount, denom, gas_limit = fee
+        tx_fee = Fee(amount=[Coin(amount=str(amount), denom=denom)], gas_limit=gas_limit)
+    auth_info = AuthInfo(signer_infos=[signer], fee=tx_fee)
     body_bytes = body.SerializeToString(deterministic=True)
     auth_info_bytes = auth_info.SerializeToString(deterministic=True)
     sign_doc_bytes = SignDoc(
@@ -168,6 +212,7 @@ class DecodedTx:
     auth_info_bytes: bytes
     memo: str
     timeout_height: int
+    selected_authenticators: tuple[int, ...] = ()
 
 
 MESSAGE_TYPES = {
@@ -216,7 +261,17 @@ def decode_tx(tx_bytes: bytes) -> DecodedTx:
         auth_info_bytes=raw.auth_info_bytes,
         memo=body.memo,
         timeout_height=body.timeout_height,
+        selected_authenticators=_selected_authenticators(body),
     )
+
+
+def _selected_authenticators(body: Any) -> tuple[int, ...]:
+    from v4_proto.dydxprotocol.accountplus.tx_pb2 import TxExtension
+
+    for option in body.non_critical_extension_options:
+        if option.type_url == chain.TX_EXTENSION_URL:
+            return tuple(TxExtension.FromString(option.value).selected_authenticators)
+    return ()
 
 
 def sign_doc_bytes(decoded: DecodedTx, chain_id: str, account_number: int) -> bytes:

@@ -61,6 +61,9 @@ COMMAND_ERRORS: dict[str, tuple[list[str], str, dict[str, str], int]] = {
     "demo": (["demo"], "", {"DYDXCTL_FEATURE_CANCEL": "0"}, 9),
     "emulator": (["emulator", "--grpc-port", "0", "--indexer-port", "PORT"], "busy-port", {}, 2),
     "keys new": (["keys", "new", "--out", "KEY"], "existing-key", {}, 2),
+    "keys add": (["keys", "add", "--public-key", "02" + "ab" * 32], "dead-node", {}, 7),
+    "keys list": (["keys", "list"], "dead-node", {}, 7),
+    "keys remove": (["keys", "remove", "3"], "dead-node", {}, 7),
     "watch": (["watch", "--replay", "KEY"], "", {}, 2),  # a replay file that does not exist
 }  # fmt: skip
 

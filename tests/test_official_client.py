@@ -57,3 +57,34 @@ def test_official_client_queries_places_and_cancels() -> None:
         assert row.status == "CANCELED"
         names = [c["name"] for c in emulator.call_log()]
         assert {"Account", "GetLatestBlock", "BroadcastTx", "/v4/perpetualMarkets"} <= set(names)
+
+
+TRADER_MNEMONIC = (
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+)
+OFFICIAL_PERMISSIONED_FLOW = Path(__file__).parent / "compat" / "official_permissioned_flow.py"
+
+
+def test_official_client_permissioned_key_flow() -> None:
+    """dydx-v4-client's permissioned-keys example against the emulator's x/accountplus."""
+    python = official_python()
+    with Emulator(block_time_s=0.3) as emulator:
+        result = subprocess.run(
+            [str(python), str(OFFICIAL_PERMISSIONED_FLOW), emulator.grpc_target,
+             emulator.indexer_url],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "DYDX_MNEMONIC": TEST_MNEMONIC, "TRADER_MNEMONIC": TRADER_MNEMONIC},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        out = json.loads(result.stdout)
+        assert out["owner"] == TEST_ADDRESS and out["authenticator_type"] == "AllOf"
+        for step in ("add", "place_short_term", "place_long_term", "remove"):
+            assert out[step]["code"] == 0, (step, out)
+        # A cancel is outside the key's MsgPlaceOrder filter: AllOf (104) wrapping 101.
+        refused = out["cancel_outside_filter"]
+        assert (refused["codespace"], refused["code"]) == ("dydxaccountplus", 104), out
+        assert "Message type verification failed" in refused["log"]
+        gone = out["place_after_remove"]
+        assert (gone["codespace"], gone["code"]) == ("dydxaccountplus", 1), out
+        owners = {b.order.order_id.subaccount_id.owner for b in emulator.state.book.values()}
+        assert owners == {TEST_ADDRESS}

@@ -187,3 +187,56 @@ def test_keys_new_writes_a_0600_file_and_prints_only_the_address(tmp_path: Path)
         again.returncode == 2 and "already exists" in json.loads(again.stdout)["error"]["message"]
     )
     assert out.read_text().strip() == phrase
+
+
+TRADING_KEY_HEX = "5a" * 32
+
+
+def test_trading_key_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
+    """The trading key follows the mnemonic's rules: not in output, logs, the store or
+    errors (with --debug tracebacks), never an option value, file 0600."""
+    from dydxctl import authenticators as auth
+    from dydxctl.wallet import Wallet
+
+    trader = Wallet(bytes.fromhex(TRADING_KEY_HEX))
+    with emulator.state.lock:
+        auth_id = emulator.state.accountplus.add(
+            "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art", *auth.trading_key(trader.public_key)
+        )
+    key_file = tmp_path / "trader.key"
+    key_file.write_text("0x" + TRADING_KEY_HEX + "\n")
+    key_file.chmod(0o600)
+    base = ["--address", "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art",
+            "--trading-key-file", str(key_file)]  # fmt: skip
+    order = ["place", "--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price",
+             "50000", "--good-til-blocks", "5"]  # fmt: skip
+    outputs = [_run(emulator, tmp_path, "--json", *base, *order)]
+    assert f'"authenticator_id": {auth_id}' in outputs[0]
+    emulator.fail_next("BroadcastTx", codespace="dydxaccountplus", code=104)
+    outputs.append(_run(emulator, tmp_path, *base, "--authenticator-id", "9", *order))
+    outputs.append(_run(emulator, tmp_path, *base, "cancel", "--all"))
+    key_file.chmod(0o640)
+    outputs.append(_run(emulator, tmp_path, *base, *order))
+    key_file.chmod(0o600)
+    outputs.append(_run(emulator, tmp_path, "--trading-key", TRADING_KEY_HEX, "address"))
+    assert "No such option" in outputs[-1]
+    assert "Traceback" in outputs[1]
+    texts = [*outputs, (tmp_path / "dydxctl.log").read_text()]
+    texts += [(tmp_path / n).read_bytes().decode("latin-1") for n in ("orders.db", "orders.db-wal")
+              if (tmp_path / n).exists()]  # fmt: skip
+    for i, text in enumerate(texts):
+        assert TRADING_KEY_HEX not in text.replace("0x", ""), f"the trading key leaked ({i})"
+    probe = (
+        "import resource; from pathlib import Path; from dydxctl.trading_key import "
+        f"load_trading_signer; load_trading_signer(Path(r'{key_file}'), "
+        "'dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art', 0); "
+        "print(resource.getrlimit(resource.RLIMIT_CORE)[0])"
+    )
+    core = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert core.stdout.strip() == "0", core.stderr
+
+
+def test_a_private_key_typed_into_an_option_is_redacted(emulator: Emulator, tmp_path: Path) -> None:
+    """A trading key pasted where an address belongs is not echoed back by the refusal."""
+    refused = _run(emulator, tmp_path, "--address", "0x" + TRADING_KEY_HEX, "keys", "list")
+    assert TRADING_KEY_HEX not in refused and "redacted: looks like a private key" in refused

@@ -3,7 +3,8 @@
 CometBFT mempool cache (sdk 19) → tx decode (sdk 2) → ValidateBasic of every message
 (baseapp runTx, before the ante handler) → app/ante.go clobAnteHandle:
 TxTimeoutHeightDecorator (sdk 30), SetPubKeyDecorator (key ≠ signer: sdk 8; no account:
-sdk 9), sequence / timestamp nonce (sdk 32), signature (sdk 4), ClobRateLimitDecorator
+sdk 9), sequence / timestamp nonce (sdk 32), signature (sdk 4) — or, for a tx selecting
+authenticators, x/accountplus's authenticator flow instead —, ClobRateLimitDecorator
 (clob 5001), ClobDecorator (short-term message not alone: sdk 18; then the clob keeper).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dydxctl.emulator import memclob, rules, stateful, txcodec, validate_basic
+from dydxctl.emulator import accountplus, memclob, rules, stateful, txcodec, validate_basic
 from dydxctl.emulator.crypto import address_of, signature_is_valid
 from dydxctl.emulator.errors import Reject
 from dydxctl.emulator.indexer_model import order_key, uuid_of
@@ -67,36 +68,16 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
     [owner] = owners
     if len(tx.public_key) != rules.PUBKEY_SIZE:
         raise Reject(rules.SDK, 8, "invalid secp256k1 public key length")
-    # … SetPubKeyDecorator: the key must be the signer's (sdk 8), the signer an account (9) …
-    address = address_of(tx.public_key)
-    if address != owner:
-        raise Reject(
-            rules.SDK,
-            8,
-            f"pubKey does not match signer address {owner} with signer index: 0: invalid pubkey",
-        )
-    account = state.account(address)
-    if account is None:
-        raise Reject(rules.SDK, 9, f"account {address} not found: unknown address")
-    # … replay protection / SigVerificationDecorator: the sequence or timestamp nonce
-    # (sdk 32; skipped for all-short-term txs, app/ante/util.go
-    # ShouldSkipSequenceValidation), then the signature (sdk 4) …
+    # … sigVerification: x/accountplus/ante/circuit_breaker.go sends a tx whose TxExtension
+    # selects authenticators down the authenticator flow, any other down the default one.
     skip_sequence = all(short_term)
-    if not skip_sequence:
-        _check_sequence(state, account, tx.sequence)
-    if not signature_is_valid(
-        tx.public_key, txcodec.sign_doc(tx, state.chain_id, account.account_number), tx.signature
-    ):
-        raise Reject(
-            rules.SDK,
-            4,
-            "signature verification failed; please verify account "
-            f"number ({account.account_number}), sequence ({tx.sequence}) and chain-id "
-            f"({state.chain_id})",
-        )
-    account.public_key = tx.public_key
+    if tx.selected_authenticators:
+        address, account = _authenticator_flow(state, tx, owner, skip_sequence)
+    else:
+        address, account = _default_flow(state, tx, owner, skip_sequence)
 
-    for url, msg in tx.messages:
+    clob_messages = [(url, msg) for url, msg in tx.messages if txcodec.is_clob_msg(url)]
+    for url, msg in clob_messages:
         _rate_limit(state, url, msg)
     # … ClobDecorator: ValidateMsgsInClobTx (a short-term clob message must be alone,
     # sdk 18), then the clob keeper. CheckTx runs on a branch of the check state: a failing
@@ -110,15 +91,21 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
         )
     saved = dict(state.uncommitted_places), dict(state.uncommitted_cancels)
     try:
-        for url, msg in tx.messages:
+        for url, msg in clob_messages:
             _clob_check(state, url, msg, tx.timeout_height)
     except Reject:
         state.uncommitted_places, state.uncommitted_cancels = saved
         raise
-    for url, msg in tx.messages:
+    for url, msg in clob_messages:
         if url == rules.URL_PLACE:
             oid = msg.order.order_id
             state.accepted[uuid_of(oid)] = order_key(oid)
+            if oid.order_flags == rules.FLAGS_SHORT_TERM:  # memclob.go: checked when matched
+                makers = state.accountplus.maker_authenticators
+                if tx.selected_authenticators:
+                    makers[order_key(oid)] = (owner, tx.selected_authenticators)
+                else:
+                    makers.pop(order_key(oid), None)
 
     if not skip_sequence:
         if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:
@@ -128,12 +115,81 @@ def _check(state: ChainState, tx_bytes: bytes, digest: str) -> None:
         else:
             account.check_sequence += 1
         pending = PendingTx(digest, address, tx.sequence, tx.messages)
+        if tx.selected_authenticators:
+            # DeliverTx runs the ante handler again: an authenticator removed meanwhile
+            # fails the tx in its block (dydxaccountplus 1) and the sequence does not move.
+            pending.reauthenticate = lambda: _authenticate(state, tx)
         if state.deliver_faults:
             pending.fault = state.deliver_faults.pop(0)
         elif state.drops_pending:
             state.drops_pending -= 1
             pending.dropped = True
         state.mempool.append(pending)
+
+
+def _default_flow(
+    state: ChainState, tx: txcodec.Tx, owner: str, skip_sequence: bool
+) -> tuple[str, Account]:
+    """SetPubKeyDecorator: the key must be the signer's (sdk 8), the signer an account (9);
+    replay protection / SigVerificationDecorator: the sequence or timestamp nonce (sdk 32;
+    skipped for all-short-term txs, app/ante/util.go ShouldSkipSequenceValidation), then
+    the signature (sdk 4)."""
+    address = address_of(tx.public_key)
+    if address != owner:
+        raise Reject(
+            rules.SDK,
+            8,
+            f"pubKey does not match signer address {owner} with signer index: 0: invalid pubkey",
+        )
+    account = state.account(address)
+    if account is None:
+        raise Reject(rules.SDK, 9, f"account {address} not found: unknown address")
+    if not skip_sequence:
+        _check_sequence(state, account, tx.sequence)
+    if not signature_is_valid(
+        tx.public_key, txcodec.sign_doc(tx, state.chain_id, account.account_number), tx.signature
+    ):
+        raise Reject(
+            rules.SDK,
+            4,
+            "signature verification failed; please verify account "
+            f"number ({account.account_number}), sequence ({tx.sequence}) and chain-id "
+            f"({state.chain_id})",
+        )
+    account.public_key = tx.public_key
+    return address, account
+
+
+def _authenticator_flow(
+    state: ChainState, tx: txcodec.Tx, owner: str, skip_sequence: bool
+) -> tuple[str, Account]:
+    """The authenticator flow (x/accountplus/ante/ante.go), which has no SetPubKeyDecorator:
+    the tx's signer is the messages' signer — the owner — whatever key signed. Replay
+    protection (app/ante/replay_protection.go, before sigVerification in clobAnteHandle)
+    uses the owner's sequence or timestamp nonce; no public key is set on the owner's
+    account."""
+    account = state.account(owner)
+    if account is None:
+        raise Reject(rules.SDK, 9, f"account {owner} does not exist: unknown address")
+    if not skip_sequence:
+        _check_sequence(state, account, tx.sequence)
+    _authenticate(state, tx)
+    return owner, account
+
+
+def _authenticate(state: ChainState, tx: txcodec.Tx) -> None:
+    def sign_bytes_for(signer: str) -> bytes:
+        # lib/authentication_request.go getSignerData: the signer's account number.
+        return txcodec.sign_doc(tx, state.chain_id, state.accounts[signer].account_number)
+
+    accountplus.authenticate_tx(
+        state.accountplus,
+        selected=list(tx.selected_authenticators),
+        messages=[(url, msg, txcodec.owner_of(url, msg)) for url, msg in tx.messages],
+        signature=tx.signature,
+        sign_bytes_for=sign_bytes_for,
+        verify=signature_is_valid,
+    )
 
 
 def _check_sequence(state: ChainState, account: Account, sequence: int) -> None:

@@ -174,3 +174,6 @@ def add_services(server: grpc.Server, emulator: Emulator) -> None:
     auth_grpc.add_QueryServicer_to_server(AuthQuery(emulator), server)
     tm_grpc.add_ServiceServicer_to_server(TendermintService(emulator), server)
     clob_grpc.add_QueryServicer_to_server(ClobQuery(emulator), server)
+    from dydxctl.emulator.accountplus_grpc import add_service
+
+    add_service(server, emulator)

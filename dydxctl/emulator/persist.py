@@ -58,6 +58,14 @@ def save_state(state: ChainState, directory: Path | str) -> None:
             "txs": [vars(t) for t in state.txs.values()],
             "accepted": [[u, list(k)] for u, k in state.accepted.items()],
             "oracle_subticks": list(state.oracle_subticks.items()),
+            "accountplus": {
+                "next_id": state.accountplus.next_id,
+                "authenticators": [
+                    [address, a.id, a.type, a.config.hex()]
+                    for address, stored in state.accountplus.by_account.items()
+                    for a in stored.values()
+                ],
+            },
             "indexer": {
                 "height": state.indexer.height,
                 "block_time": state.indexer.block_time,
@@ -84,6 +92,7 @@ def save_state(state: ChainState, directory: Path | str) -> None:
 
 def load_state(state: ChainState, directory: Path | str) -> bool:
     """Restore a saved state into `state`; False when there is none."""
+    from dydxctl.emulator.accountplus import StoredAuthenticator
     from dydxctl.emulator.indexer_model import order_key, uuid_of
 
     path = Path(directory) / STATE_FILE
@@ -113,6 +122,12 @@ def load_state(state: ChainState, directory: Path | str) -> bool:
         state.txs = {t["tx_hash"]: TxRecord(**t) for t in data["txs"]}
         state.accepted = {u: tuple(k) for u, k in data.get("accepted", [])}
         state.oracle_subticks = {int(k): v for k, v in data["oracle_subticks"]}
+        saved_accountplus = data.get("accountplus", {"next_id": 0, "authenticators": []})
+        state.accountplus.next_id = saved_accountplus["next_id"]
+        for address, auth_id, kind, config in saved_accountplus["authenticators"]:
+            state.accountplus.by_account.setdefault(address, {})[auth_id] = StoredAuthenticator(
+                auth_id, kind, bytes.fromhex(config)
+            )
         indexer = state.indexer
         indexer.height, indexer.block_time = (
             data["indexer"]["height"],

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dydxctl.emulator import rules
+from dydxctl.emulator.accountplus import AccountPlusKeeper
 from dydxctl.emulator.indexer_model import IndexerModel, order_key, uuid_of
 from dydxctl.emulator.markets import SEED_MARKETS, Market
 from dydxctl.emulator.rate_limit import BlockRateLimiter
@@ -75,6 +76,7 @@ class PendingTx:
     messages: list[tuple[str, Any]]
     fault: dict[str, Any] | None = None  # fail in DeliverTx with this code
     dropped: bool = False  # never included in a block
+    reauthenticate: Any = None  # authenticator txs: the ante's authentication, run again
 
 
 class ChainState:
@@ -117,6 +119,7 @@ class ChainState:
         self.indexer.block_time = self.block_time
         self.accepted: dict[str, Key] = {}  # uuid → key of every order CheckTx accepted
         self.deliver_faults: list[dict[str, Any]] = []
+        self.accountplus = AccountPlusKeeper()
         self.ioc_liquidity: list[tuple[int | None, Decimal | None]] = []  # (quantums, size)
         self.drops_pending = 0
 
@@ -218,7 +221,7 @@ class ChainState:
 
     def remove(self, key: Key, reason: str) -> None:
         """Take an order off the book / out of state. reason: user_cancel, expired, filled,
-        stateful_cancel."""
+        stateful_cancel, permissioned_key_expired."""
         live = self.book.pop(key)
         order, height, at = live.order, self.height, self.block_time
         if key[4] == rules.FLAGS_SHORT_TERM:
@@ -247,6 +250,11 @@ class ChainState:
                 raise KeyError(f"no order {uuid} is resting on the book")
             order = live.order
             key = order_key(order.order_id)
+            if not self.accountplus.still_valid(key):  # its permissioned key is gone
+                self.remove(key, "permissioned_key_expired")
+                self.sync_indexer()
+                return {"order_id": uuid, "filled_quantums": 0,
+                        "status_on_chain": "removed: permissioned key expired"}  # fmt: skip
             market = self.markets[key[3]]
             if size is not None:
                 quantums = market.quantums(size)

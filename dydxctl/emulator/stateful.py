@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dydxctl.emulator import rules
+from dydxctl.emulator import accountplus, rules
 from dydxctl.emulator.errors import Reject
 from dydxctl.emulator.indexer_model import order_key
 from dydxctl.emulator.memclob import check_grid
@@ -115,6 +115,14 @@ def deliver_block(state: ChainState, previous_block_time: float) -> None:
         if tx.dropped:
             continue
         account = state.accounts[tx.signer]
+        if tx.reauthenticate is not None:
+            try:
+                tx.reauthenticate()
+            except Reject as failure:  # the ante handler failed: nothing of the tx stays
+                state.txs[tx.tx_hash] = TxRecord(
+                    tx.tx_hash, state.height, failure.code, failure.codespace, failure.log
+                )
+                continue
         # The ante handler ran and committed: the sequence moves even if a message fails.
         if tx.sequence >= rules.TIMESTAMP_NONCE_CUTOFF:
             nonces = sorted({*account.timestamp_nonces, tx.sequence})
@@ -129,7 +137,9 @@ def deliver_block(state: ChainState, previous_block_time: float) -> None:
             continue
         try:
             for url, msg in tx.messages:
-                if url == rules.URL_PLACE:
+                if url in (accountplus.URL_ADD_AUTHENTICATOR, accountplus.URL_REMOVE_AUTHENTICATOR):
+                    accountplus.deliver(state.accountplus, url, msg)
+                elif url == rules.URL_PLACE:
                     _deliver_place(state, msg.order, previous_block_time, cancelled_in_block)
                 else:
                     _deliver_cancel(state, msg, previous_block_time)

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from dydxctl.emulator import rules
+from dydxctl.emulator import accountplus, rules
 
 
 def tx_hash(tx_bytes: bytes) -> str:
@@ -37,6 +37,8 @@ class Tx:
     body_bytes: bytes
     auth_info_bytes: bytes
     timeout_height: int
+    # x/accountplus TxExtension in non_critical_extension_options (empty: none selected).
+    selected_authenticators: tuple[int, ...] = ()
 
 
 _MESSAGES = {
@@ -44,12 +46,18 @@ _MESSAGES = {
     rules.URL_CANCEL: "MsgCancelOrder",
     rules.URL_BATCH_CANCEL: "MsgBatchCancel",
 }
+# x/accountplus messages (accountplus.py models them).
+_ACCOUNTPLUS_MESSAGES = {
+    accountplus.URL_ADD_AUTHENTICATOR: "MsgAddAuthenticator",
+    accountplus.URL_REMOVE_AUTHENTICATOR: "MsgRemoveAuthenticator",
+}
 
 
 def decode(tx_bytes: bytes) -> Tx:
     from google.protobuf.message import DecodeError
     from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
     from v4_proto.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, TxBody, TxRaw
+    from v4_proto.dydxprotocol.accountplus import tx_pb2 as accountplus_pb2
     from v4_proto.dydxprotocol.clob import tx_pb2
 
     try:
@@ -65,9 +73,14 @@ def decode(tx_bytes: bytes) -> Tx:
         messages = []
         for item in body.messages:
             name = _MESSAGES.get(item.type_url)
+            module = tx_pb2
+            if name is None:
+                name = _ACCOUNTPLUS_MESSAGES.get(item.type_url)
+                module = accountplus_pb2
             if name is None:
                 raise UndecodableTx(f"unable to resolve type URL {item.type_url}")
-            messages.append((item.type_url, getattr(tx_pb2, name).FromString(item.value)))
+            messages.append((item.type_url, getattr(module, name).FromString(item.value)))
+        selected = accountplus.selected_authenticators(body.non_critical_extension_options)
     except DecodeError as exc:
         raise UndecodableTx(f"tx parse error: {exc}") from exc
     if not messages:
@@ -80,6 +93,7 @@ def decode(tx_bytes: bytes) -> Tx:
         raw.body_bytes,
         raw.auth_info_bytes,
         body.timeout_height,
+        tuple(selected),
     )
 
 
@@ -104,12 +118,21 @@ def order_id_of(type_url: str, msg: Any) -> Any:
     return None
 
 
+def is_clob_msg(type_url: str) -> bool:
+    return type_url in _MESSAGES
+
+
 def is_short_term_msg(type_url: str, msg: Any) -> bool:
     """app/ante/util.go IsShortTermClobMsgTx: short-term place/cancel, or MsgBatchCancel."""
+    if not is_clob_msg(type_url):
+        return False
     order_id = order_id_of(type_url, msg)
     return order_id is None or order_id.order_flags == rules.FLAGS_SHORT_TERM
 
 
 def owner_of(type_url: str, msg: Any) -> str:
+    """The message's one signer (its cosmos.msg.v1.signer field)."""
+    if type_url in _ACCOUNTPLUS_MESSAGES:
+        return msg.sender
     order_id = order_id_of(type_url, msg)
     return msg.subaccount_id.owner if order_id is None else order_id.subaccount_id.owner

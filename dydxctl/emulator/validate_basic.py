@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dydxctl.emulator import rules
+from dydxctl.emulator import accountplus, rules
 from dydxctl.emulator.crypto import is_account_address
 from dydxctl.emulator.errors import Reject
 
@@ -166,5 +166,7 @@ def message(type_url: str, msg: Any, version: tuple[int, int, int]) -> None:
         place_order(msg.order, version)
     elif type_url == rules.URL_CANCEL:
         cancel_order(msg, version)
-    else:
+    elif type_url == rules.URL_BATCH_CANCEL:
         batch_cancel(msg)
+    else:
+        accountplus.validate_basic(type_url, msg)
