@@ -34,13 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="round_trips latency startup signing store store_pg cancel_wait",
+        help="round_trips physical_limit latency startup signing store store_pg cancel_wait",
     )
     args = parser.parse_args(argv)
 
     from benchmarks import (
         cancel_wait,
         latency,
+        physical_limit,
         round_trips,
         signing,
         startup,
@@ -51,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     suite = {
         "round_trips": lambda: round_trips.run(),
+        "physical_limit": lambda: physical_limit.run(
+            rounds=1 if quick else 10,
+            sustain_s=2 if quick else 60,
+            cancel_all_rounds=1 if quick else 2,
+            cancel_all_sizes=(20, 4) if quick else (200, 20),
+        ),
         "latency": lambda: latency.run(
             rounds=1 if quick else 5, cycles_per_round=2 if quick else 4
         ),
@@ -68,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         started = time.perf_counter()
-        results[name] = bench()
+        try:
+            results[name] = bench()
+        except Exception as exc:  # one failed benchmark must not lose the others' figures
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         print(f"{name}: done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     text = json.dumps(results, indent=2)
     print(text)

@@ -95,6 +95,11 @@ def run(latency_ms: float = 25, rounds: int = 5, cycles_per_round: int = 4) -> d
         for _ in range(rounds):  # alternate, so drift hits both alike
             mine += _dydxctl_cycles(rt, cycles_per_round)
             if python is not None:
+                # The documented flow reads the sequence from the last committed block: let
+                # the previous round's stateful txs commit first (a block), or it reuses one.
+                height = emulator.state.height
+                while emulator.state.height <= height:
+                    time.sleep(0.05)
                 theirs += _official_cycles(python, emulator, cycles_per_round)
         wall = _process_wall_ms(emulator, db, runs=5)
         rt.close()

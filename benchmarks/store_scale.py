@@ -65,9 +65,30 @@ print(json.dumps({"writes": len(waits), "max_ms": waits[-1] if waits else None,
                   "p99_ms": waits[int(len(waits) * 0.99)] if waits else None}))
 """
 
+# The prune's memory is read in this fresh interpreter from /proc/self/status VmHWM (the
+# peak RSS of this process's own address space, new at exec), reset with clear_refs just
+# before the prune. ru_maxrss cannot show it: on Linux a child started by fork/vfork+exec
+# inherits its parent's peak (a child of a 300 MB benchmark run reports ~310 MB).
 MEASURE = r"""
 import json, os, resource, subprocess, sys, time, statistics
 from dydxctl.store import Store
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # 5: reset the peak RSS (VmHWM) to the current RSS
+    except OSError:
+        pass
 path, n, height, writer_code = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 out = {}
 with Store.open(path, chain_id="bench") as s:
@@ -82,11 +103,12 @@ with Store.open(path, chain_id="bench") as s:
     out["lookup_by_client_id_ms"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter(); rows = s.list_orders(status="OPEN", limit=50)
     out["orders_status_open_limit_50_ms"] = (time.perf_counter() - t) * 1000
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_mb()
     stop = path + ".stop"
     writer = subprocess.Popen([sys.executable, "-c", writer_code, path, stop],
                               stdout=subprocess.PIPE, text=True)
     writer.stdout.readline()
+    reset_peak_rss()
     t = time.perf_counter()
     summary = s.prune(height=height, now_unix=int(time.time()), keep_seconds=7 * 86400)
     out["prune_s"] = time.perf_counter() - t
@@ -98,8 +120,8 @@ with Store.open(path, chain_id="bench") as s:
     out["concurrent_write_p99_wait_ms"] = waits["p99_ms"]
     out["prune_deleted"] = summary.deleted
     out["prune_kept"] = summary.kept
-    out["peak_rss_mb_before_prune"] = rss_before / 1024
-    out["peak_rss_mb_after_prune"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb_before_prune"] = rss_before
+    out["peak_rss_mb_during_prune"] = peak_rss_mb()
 print(json.dumps(out))
 """
 
@@ -136,11 +158,14 @@ def run(n: int = 1_000_000) -> dict[str, Any]:
         subprocess.run([sys.executable, "-c", GENERATE, str(db), str(n), str(height)], check=True)
         generate_s = time.perf_counter() - started
         size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
-        measured = subprocess.run(
+        measuring = subprocess.Popen(  # a fresh interpreter: its own memory figures
             [sys.executable, "-c", MEASURE, str(db), str(n), str(height), WRITER],
-            check=True, capture_output=True, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        figures = json.loads(measured.stdout)
+        stdout, stderr = measuring.communicate()
+        if measuring.returncode != 0:
+            raise RuntimeError(stderr[-2000:])
+        figures = json.loads(stdout)
     durable = durable_commit_cost(20 if n < 100_000 else 200)
     return {"orders": n, "generate_s": generate_s, "file_mb": size_mb, **figures, **durable}
 

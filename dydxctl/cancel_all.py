@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, expiry, indexer_orders, lifecycle, logs
+from dydxctl import cancel_fanout, chain, expiry, height_estimate, indexer_orders, lifecycle, logs
 from dydxctl.errors import DydxctlError, OrderExpired, Unreachable
 from dydxctl.store import LIVE_STATUSES
 
@@ -37,11 +37,49 @@ def open_orders(
     the Indexer could not be asked."""
     store = rt.store()
     wallet = rt.wallet()
-    rows = {
+    indexer = rt.indexer()
+    with cancel_fanout.in_background(  # the Indexer's listing while the store is read
+        lambda: indexer.orders(wallet.address, subaccount, status=INDEXER_OPEN_STATUSES,
+                               ticker=market)
+    ) as listing_future:  # fmt: skip
+        rows = _stored_rows(rt, store, wallet.address, market, subaccount)
+        try:
+            listing = listing_future.result()
+        except Unreachable as exc:
+            listing, unreachable = None, exc
+    if listing is None:
+        warning = (
+            f"The Indexer could not be asked ({unreachable.message}); cancelling the "
+            f"{len(rows)} open orders of the store alone — orders placed elsewhere are not "
+            "included."
+        )
+        log.warning("cancel --all: %s", warning)
+        return list(rows.values()), warning
+    parsed, skipped = indexer_orders.rows_from_listing(
+        rt, [d for d in listing if not (isinstance(d, dict) and d.get("id") in rows)], subaccount,
+        remember=record,
+    )  # fmt: skip
+    with store.write():
+        for row in parsed:
+            if row["order_id"] in rows:
+                continue
+            if store.get(row["order_id"]) is None:
+                if record:
+                    store.insert_order(row, detail="recorded from the Indexer by cancel --all")
+                rows[row["order_id"]] = row
+    for skip in skipped:
+        log.warning("cancel --all: Indexer order %s %s", skip["order_id"], skip["detail"])
+    return list(rows.values()), None
+
+
+def _stored_rows(
+    rt: Runtime, store: Any, address: str, market: str | None, subaccount: int
+) -> dict[str, dict[str, Any]]:
+    return {
         r["order_id"]: r
         for r in store.list_orders(
             chain_id=rt.settings.chain_id,
-            address=wallet.address,
+            address=address,
             market=market,
             statuses=LIVE_STATUSES,
         )
@@ -50,31 +88,6 @@ def open_orders(
         if r["subaccount_number"] == subaccount
         and not (r["status"] == "CANCEL_PENDING" and r["order_flags"] == 0)
     }
-    try:
-        listing = rt.indexer().orders(
-            wallet.address, subaccount, status=INDEXER_OPEN_STATUSES, ticker=market
-        )
-    except Unreachable as exc:
-        warning = (
-            f"The Indexer could not be asked ({exc.message}); cancelling the {len(rows)} "
-            "open orders of the store alone — orders placed elsewhere are not included."
-        )
-        log.warning("cancel --all: %s", warning)
-        return list(rows.values()), warning
-    parsed, skipped = indexer_orders.rows_from_listing(
-        rt, [d for d in listing if not (isinstance(d, dict) and d.get("id") in rows)], subaccount,
-        remember=record,
-    )  # fmt: skip
-    for row in parsed:
-        if row["order_id"] in rows:
-            continue
-        if store.get(row["order_id"]) is None:
-            if record:
-                store.insert_order(row, detail="recorded from the Indexer by cancel --all")
-            rows[row["order_id"]] = row
-    for skip in skipped:
-        log.warning("cancel --all: Indexer order %s %s", skip["order_id"], skip["detail"])
-    return list(rows.values()), None
 
 
 def cancel_all(
@@ -85,7 +98,26 @@ def cancel_all(
 
     if not rt.settings.features.cancel:
         raise Disabled("Cancelling is switched off by [features] cancel = false.", "")
-    orders, warning = open_orders(rt, market, subaccount, record=not dry_run)
+    if not dry_run:
+        node = rt.node()
+        with cancel_fanout.in_background(node.latest_block) as latest_future:  # in parallel
+            orders, warning = open_orders(rt, market, subaccount)
+            latest = latest_future.result()
+        clock = expiry.ChainClock(latest.height, latest.time_unix, latest.time_ms)
+        height_estimate.observe(rt, clock)
+        short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
+        stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
+        results = cancel_fanout.cancel_rows(  # every cancel tx in flight together
+            rt, short_term, stateful, subaccount, clock,
+            lambda row, outcome, tx_hash, detail: _result_row(
+                row, outcome, tx_hash, detail,
+                OrderExpired.exit_code if outcome == "EXPIRED" else 0,
+            ),
+            _failed_row,
+            batch_rejection=lambda row, answer: _batch_rejection(rt, row, answer),
+        )  # fmt: skip
+        return _summary(results, warning)
+    orders, warning = open_orders(rt, market, subaccount, record=False)
     short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
     stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
     results: list[dict[str, Any]] = []
@@ -97,6 +129,10 @@ def cancel_all(
             results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
         except DydxctlError as exc:
             results.append(_failed_row(row, exc, exc.details.get("tx_hash")))
+    return _summary(results, warning)
+
+
+def _summary(results: list[dict[str, Any]], warning: str | None) -> dict[str, Any]:
     failed = sum(1 for r in results if r["exit_code"])
     summary = (
         f"cancel --all: {len(results)} orders, {len(results) - failed} cancelled, {failed} failed"

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import cancel_wait, chain, codes, expiry, finality, logs, scope
+from dydxctl import cancel_wait, chain, codes, expiry, finality, height_estimate, logs, scope
 from dydxctl.errors import (
     AlreadyFinal,
     BadInput,
@@ -166,10 +166,14 @@ def _cancel_found(
 
     gtb = gtbt = None
     if flags == chain.ORDER_FLAGS_SHORT_TERM:
-        clock = expiry.chain_clock(rt)
+        # One round trip: the order's own GTB is valid for as long as the order lives, so
+        # the chain's clob 10 is the evidence that it has expired. A height already observed
+        # (height_estimate.known_height) past the GTB refuses it without a broadcast.
+        known = height_estimate.known_height(rt)
+        clock = expiry.ChainClock(known if known is not None else 0, 0)
         gtb = chain.short_term_cancel_good_til_block(row["good_til_block"], clock.height)
         if gtb is None:
-            evidence = expiry.expiry_evidence(row, clock)
+            evidence = f"observed {expiry.expiry_evidence(row, clock)}"
             if not dry_run:
                 finality.settle(store, row, "EXPIRED", None, evidence)
             raise OrderExpired(
@@ -195,8 +199,14 @@ def _cancel_found(
 
     def remember(signed: SignedTx) -> None:
         """Write-ahead: the cancel's hash and how it was signed, before the broadcast."""
+        current = store.get(order_uuid)
+        if current is None:  # a concurrent prune removed it: prune takes only expired rows
+            raise OrderExpired(
+                f"Order {order_uuid} was pruned as expired while this cancel was being "
+                "prepared. Nothing was sent.", "", order_id=order_uuid,
+            )  # fmt: skip
         store.transition(
-            order_uuid, store.get(order_uuid)["status"], tx_hash=signed.tx_hash,
+            order_uuid, current["status"], tx_hash=signed.tx_hash,
             detail="cancel " + finality.SIGNED_DETAIL.format(sequence=signed.sequence),
             cancel_tx_hash=signed.tx_hash, cancel_good_til_block=gtb,
             cancel_good_til_block_time=gtbt, durable=True,
@@ -254,14 +264,16 @@ def _cancel_accepted(
 ) -> CancelResult:  # fmt: skip
     store = rt.store()
     what = "sdk 19: already in the node's mempool cache" if answer.already_sent else "CheckTx"
-    stored = finality.settle(
-        store, row, "CANCEL_PENDING", answer.tx_hash, f"cancel accepted ({what})"
-    )
     latency = _ms(started)
-    store.record_cancel_attempt(
-        row["order_id"], market=row["market"], success=True, latency_ms=latency,
-        tx_hash=answer.tx_hash, detail="already sent (sdk 19)" if answer.already_sent else None,
-    )  # fmt: skip
+    with store.write():  # the status and the attempt: one commit
+        stored = finality.settle(
+            store, row, "CANCEL_PENDING", answer.tx_hash, f"cancel accepted ({what})"
+        )
+        store.record_cancel_attempt(
+            row["order_id"], market=row["market"], success=True, latency_ms=latency,
+            tx_hash=answer.tx_hash,
+            detail="already sent (sdk 19)" if answer.already_sent else None,
+        )  # fmt: skip
     log.info(
         "cancel %s tx=%s outcome=CANCEL_PENDING latency_ms=%.1f", row["order_id"],
         answer.tx_hash, latency,
@@ -307,6 +319,8 @@ def _cancel_rejected(
     _record_attempt(store, row, started, rejection, tx_hash=answer.tx_hash)
     if pair in codes.EXPIRED_CODES:
         said = f"the chain answered ({answer.codespace}, {answer.code}): its good-til has passed"
+        if row["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM:  # the order's own GTB was sent
+            said += f" (good_til_block {row['good_til_block']})"
         finality.settle(store, row, "EXPIRED", None, said)
         raise OrderExpired(
             f"Order {row['order_id']} has expired ({said}). Nothing to cancel.",

@@ -40,7 +40,11 @@ def chain_clock(rt: Runtime) -> ChainClock:
     """The latest block's height and time: one GetLatestBlock, never memoised (a bot's
     Runtime lives for hours, and a stale height makes a short-term GTB the chain refuses)."""
     latest = rt.node().latest_block()
-    return ChainClock(latest.height, latest.time_unix, latest.time_ms)
+    clock = ChainClock(latest.height, latest.time_unix, latest.time_ms)
+    from dydxctl import height_estimate
+
+    height_estimate.observe(rt, clock)  # the next place can skip this read
+    return clock
 
 
 fresh_chain_clock = chain_clock  # the commands that wait ask for it by this name

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, codes, expiry, finality, indexer_orders, logs
+from dydxctl import chain, codes, expiry, finality, height_estimate, indexer_orders, logs
 from dydxctl.errors import BadInput, DuplicateOrder, Unreachable
 from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
@@ -22,7 +22,6 @@ from dydxctl.orders import (
     encode_order_id,
     kind_flags,
     make_order_id,
-    plan_order,
 )
 from dydxctl.store import recorded_after_broadcast
 
@@ -151,17 +150,12 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     store = rt.store() if not dry_run else (rt.store(create=False) if rt.has_store() else None)
     flags = kind_flags(request)
     needs_oracle = request.price is None and request.type.lower() == "market"
-    market = load_market(rt, request.market, fresh=needs_oracle, store=None if dry_run else store)
+    market = load_market(rt, request.market, fresh=needs_oracle, store=store)
     # One clock, the chain's: a short-term GTB counts from the latest height, a --good-til
-    # duration from the latest block time (the chain's 95-day window is measured from it).
-    clock = expiry.chain_clock(rt)
-    plan = plan_order(
-        request,
-        market,
-        latest_height=clock.height,
-        now_unix=clock.time_unix,
-        short_block_window=expiry.short_block_window_if_needed(rt, request.good_til_blocks),
-    )
+    # duration from the latest block time (the chain's 95-day window is measured from it) —
+    # estimated from the last observed block when young (height_estimate.py), else read.
+    window = expiry.short_block_window_if_needed(rt, request.good_til_blocks)
+    plan, estimated = height_estimate.plan(rt, request, market, window)
     subaccount = request.subaccount
     if request.client_id is not None:
         client_id = request.client_id
@@ -179,7 +173,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
     from dydxctl.tx import place_order_msg
 
     messages = [place_order_msg(order)]
-    number = account_number(rt, wallet.address, store=None if dry_run else store)
+    number = account_number(rt, wallet.address, store=store)
     signed = sign(rt, messages, sequence=_sequence_for(flags), number=number)
     if not dry_run:
         crash_point("place:after_signing")
@@ -238,24 +232,34 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         log.info("place: client id %s taken concurrently; drawing another", client_id)
         return place(rt, request)
     crash_point("place:after_pending_row")
-    try:
+
+    def remember(resigned: SignedTx, **fields: Any) -> None:
+        if resigned.tx_hash != row["place_tx_hash"]:
+            store.transition(
+                row["order_id"], "PENDING", tx_hash=resigned.tx_hash,
+                detail="place re-" + finality.SIGNED_DETAIL.format(sequence=resigned.sequence),
+                place_tx_hash=resigned.tx_hash, durable=True, **fields,
+            )  # fmt: skip
+            row.update(fields, place_tx_hash=resigned.tx_hash)
+
+    def send(signed: SignedTx, messages: list[Any]) -> tuple[SignedTx, BroadcastResult]:
         if flags == chain.ORDER_FLAGS_SHORT_TERM:
-            result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
-        else:
+            return signed, rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
+        return _broadcast_stateful(rt, messages, number, on_resign=remember, signed=signed)
 
-            def remember(resigned: SignedTx) -> None:
-                if resigned.tx_hash != row["place_tx_hash"]:
-                    store.transition(
-                        row["order_id"], "PENDING", tx_hash=resigned.tx_hash,
-                        detail="place re-"
-                        + finality.SIGNED_DETAIL.format(sequence=resigned.sequence),
-                        place_tx_hash=resigned.tx_hash, durable=True,
-                    )  # fmt: skip
-                    row["place_tx_hash"] = resigned.tx_hash
-
-            signed, result = _broadcast_stateful(
-                rt, messages, number, on_resign=remember, signed=signed
-            )
+    try:
+        signed, result = send(signed, messages)
+        if estimated and (result.codespace, result.code) in height_estimate.ESTIMATE_MISSED:
+            # CheckTx refused the estimated good-til (nothing applied): read the clock once,
+            # re-sign the same order (same id) and send again.
+            log.info("place %s: estimated clock off (%s %s); re-signing with a fresh one",
+                     row["order_id"], result.codespace, result.code)  # fmt: skip
+            plan, estimated = height_estimate.plan(rt, request, market, window, fresh_clock=True)
+            messages = [place_order_msg(build_order(plan, order_id))]
+            signed = sign(rt, messages, sequence=_sequence_for(flags), number=number)
+            remember(signed, good_til_block=plan.good_til_block,
+                     good_til_block_time=plan.good_til_block_time)  # fmt: skip
+            signed, result = send(signed, messages)
     except Unreachable as exc:
         with recorded_after_broadcast(row["order_id"], row["place_tx_hash"], None):
             store.transition(
@@ -291,6 +295,7 @@ def place(rt: Runtime, request: OrderRequest, *, dry_run: bool = False) -> Place
         detail += "; its block result (GetTx) confirms it: `dydxctl sync`"
     with recorded_after_broadcast(row["order_id"], result.tx_hash, True):
         stored = store.transition(row["order_id"], status, tx_hash=result.tx_hash, detail=detail)
+    height_estimate.persist(rt)  # the chain clock this place read, for the next process
     crash_point("place:after_status_update")
     latency = _ms(started)
     log.info(

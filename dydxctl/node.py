@@ -289,6 +289,32 @@ class NodeClient:
         r = response.tx_response
         return BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
 
+    def broadcast_many(self, txs: list[tuple[bytes, str]]) -> list[BroadcastResult | Unreachable]:
+        """BroadcastTx for every (tx_bytes, tx_hash) at once: gRPC futures on the one
+        channel, so N independent txs cost one round trip, not N. Never retried."""
+        import grpc
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
+
+        mode = BroadcastMode.BROADCAST_MODE_SYNC
+        stub = self._stub("tx")
+        futures = [
+            stub.BroadcastTx.future(
+                BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s
+            )
+            for tx_bytes, _ in txs
+        ]
+        answers: list[BroadcastResult | Unreachable] = []
+        for future, (_, tx_hash) in zip(futures, txs, strict=True):
+            try:
+                r = future.result().tx_response
+            except grpc.RpcError as exc:
+                answers.append(self._unreachable("BroadcastTx", exc))
+                continue
+            answers.append(
+                BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
+            )
+        return answers
+
     def simulate_gas(self, tx_bytes: bytes) -> int | None:
         """The gas a tx used in simulation, or None when the node would not simulate it."""
         import grpc

@@ -11,17 +11,17 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
-
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dydxctl.chain import order_kind
 from dydxctl.durations import format_unix
 from dydxctl.errors import DydxctlError
 from dydxctl.redact import scrub
+
+if TYPE_CHECKING:  # rich costs ~50 ms to import: only human output loads it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 # Keys of an order object in every JSON output (SPEC §2: `orders --json`).
 ORDER_JSON_KEYS = (
@@ -40,6 +40,8 @@ STATUS_STYLES = {
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal (pipes, tests) keep lines long enough that UUIDs never wrap.
     width = None if stream.isatty() else 200
@@ -79,6 +81,8 @@ def _good_til(row: Mapping[str, Any]) -> str:
 
 
 def _status(status: str | None) -> Text:
+    from rich.text import Text
+
     return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
 
 
@@ -86,6 +90,8 @@ def orders_table(
     rows: Sequence[Mapping[str, Any]], title: str | None = "Orders", *, with_chain: bool = False
 ) -> Table:
     """The orders listing; with_chain adds the CHAIN column (`orders --all-chains`)."""
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     names = ("ORDER ID", "CLIENT ID", "MARKET", "SIDE", "TYPE", "SIZE", "PRICE", "KIND",
              "GOOD TIL", "STATUS")  # fmt: skip
@@ -102,6 +108,9 @@ def orders_table(
 
 
 def key_value_table(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -174,6 +183,9 @@ def cancel_result(data: Mapping[str, Any]) -> Table:
 
 def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
     """A table of uniform dicts, columns in key order (markets, cancel --all, prune)."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
@@ -199,6 +211,9 @@ def authenticators_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table
 
 
 def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="dydxctl doctor", title_justify="left")
     for name in ("CHECK", "RESULT", "DETAIL"):
         table.add_column(name, overflow="fold")
@@ -209,6 +224,8 @@ def checks_table(checks: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def events_table(events: Sequence[Mapping[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Events", title_justify="left")
     for name in ("AT", "FROM", "TO", "TX HASH", "DETAIL"):
         table.add_column(name, overflow="fold")
@@ -230,6 +247,8 @@ def output(as_json: bool, data: Any, *tables: Callable[[], Any]) -> None:
 
 def note(message: str, hint: str = "") -> None:
     """A one-paragraph answer when there is nothing to tabulate (no rows, nothing to do)."""
+    from rich.text import Text
+
     text = Text(message)
     if hint:
         text.append("\n")
@@ -246,6 +265,9 @@ def show(*renderables: Any) -> None:
 def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
     """An error as a panel on stderr, or as {"error": {...}} on stdout with --json.
     Message, hint and traceback are scrubbed of anything that looks like a mnemonic."""
+    from rich.panel import Panel
+    from rich.text import Text
+
     if debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
     if as_json:
@@ -265,6 +287,8 @@ def error(exc: DydxctlError, *, as_json: bool, debug: bool = False) -> None:
 
 
 def stats_tables(data: Mapping[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Cancellation metrics", title_justify="left")
     for name in ("MARKET", "ATTEMPTS", "SUCCESSES", "FAILURES", "SUCCESS RATE", "P50 MS",
                  "P95 MS", "FAILURES BY KIND"):  # fmt: skip

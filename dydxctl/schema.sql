@@ -112,3 +112,16 @@ CREATE TABLE IF NOT EXISTS account_cache (
     fetched_at REAL NOT NULL,
     PRIMARY KEY (chain_id, address)
 );
+
+-- The last observed block of each chain (and node), for the height estimate that lets a
+-- place skip GetLatestBlock (height_estimate.py). observed_mono: time.monotonic() then.
+CREATE TABLE IF NOT EXISTS chain_clock_cache (
+    chain_id TEXT NOT NULL,
+    grpc TEXT NOT NULL,
+    height INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    observed_mono REAL NOT NULL,
+    boot_id TEXT NOT NULL,
+    block_ms INTEGER,
+    PRIMARY KEY (chain_id, grpc)
+);

@@ -960,6 +960,35 @@ class Store:
                 (chain_id, address, number, now),
             )
 
+    def cached_chain_clock(self, chain_id: str, grpc: str) -> dict | None:
+        """The last observed block of this chain via this node (height_estimate.py). A
+        store made before the table existed has none yet (it is created on first write)."""
+        try:
+            cursor = self.conn.execute(
+                "SELECT height, time_ms, observed_mono, boot_id, block_ms FROM"
+                " chain_clock_cache WHERE chain_id = ? AND grpc = ?", (chain_id, grpc)
+            )  # fmt: skip
+        except sqlite3.OperationalError:
+            return None
+        row = cursor.fetchone()
+        names = ("height", "time_ms", "observed_mono", "boot_id", "block_ms")
+        return dict(zip(names, row, strict=True)) if row else None
+
+    def cache_chain_clock(self, chain_id: str, grpc: str, **fields: Any) -> None:
+        with self.write():
+            if self.cached_chain_clock(chain_id, grpc) is None:
+                for statement in _statements(schema_sql()):
+                    if "chain_clock_cache" in statement:
+                        self._execute(statement)
+            self._execute(
+                "INSERT OR REPLACE INTO chain_clock_cache (chain_id, grpc, height, time_ms,"
+                " observed_mono, boot_id, block_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chain_id, grpc, fields["height"], fields["time_ms"], fields["observed_mono"],
+                    fields["boot_id"], fields["block_ms"],
+                ),
+            )  # fmt: skip
+
 
 @contextlib.contextmanager
 def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool | None) -> Iterator[None]:

@@ -7,6 +7,8 @@ import re
 import socket
 import time
 
+import pytest
+
 from dydxctl import chain
 from dydxctl.tx import decode_tx, sign_doc_bytes
 from dydxctl.wallet import verify
@@ -154,13 +156,31 @@ def test_long_term_cancelled_ten_blocks_later(chain_cli: ChainCli) -> None:
     assert again["error"]["kind"] == "already_final"
 
 
+@pytest.mark.sqlite_only  # the observed height is kept across processes in SQLite stores
 def test_expired_short_term_is_refused_without_broadcast(chain_cli: ChainCli) -> None:
+    """A height already observed past the order's GTB is evidence: nothing is sent."""
     order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
     chain_cli.emu.advance(5)
+    other = chain_cli.place(*LIMIT, "--good-til-blocks", "3")  # observes the height (clob 10)
+    assert other["good_til_block"] > order["good_til_block"]
     sent = chain_cli.broadcasts()
     err = chain_cli.json("cancel", order["order_id"], expect_exit=5)
-    assert err["error"]["kind"] == "expired"
+    assert err["error"]["kind"] == "expired" and "observed chain height" in err["error"]["message"]
     assert chain_cli.broadcasts() == sent
+    assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
+
+
+def test_short_term_cancel_is_one_broadcast_and_clob_10_means_expired(
+    chain_cli: ChainCli,
+) -> None:
+    """No height read: the cancel carries the order's own GTB, valid while the order lives;
+    once the chain is past it, its clob 10 is the evidence (exit 5, recorded)."""
+    order = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
+    chain_cli.emu.advance(5)
+    chain_cli.emu.reset_calls()
+    err = chain_cli.json("cancel", order["order_id"], expect_exit=5)
+    assert [c["name"] for c in chain_cli.emu.call_log()] == ["BroadcastTx"]
+    assert "(clob, 10)" in err["error"]["message"]
     assert _row(chain_cli, order["order_id"])["status"] == "EXPIRED"
 
 
