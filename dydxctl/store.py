@@ -148,7 +148,9 @@ SQL_PRUNE_FINAL = (
 
 MIGRATION_SET = "dydxctl"
 # Every migration of the set, in order (the functions are registered in migrations()).
-MIGRATION_NAMES = ("m001_initial", "m002_chain_scoped_keys", "m003_trading_keys")
+MIGRATION_NAMES = (
+    "m001_initial", "m002_chain_scoped_keys", "m003_trading_keys", "m004_chain_clock_cache",
+)  # fmt: skip
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -231,13 +233,21 @@ def m003_trading_keys(db: sqlite_utils.Database) -> None:
             db.execute(f"ALTER TABLE orders ADD COLUMN {name} {sql_type}")
 
 
+def m004_chain_clock_cache(db: sqlite_utils.Database) -> None:
+    """The last observed block per chain and node, for height_estimate.py (issue 14). A
+    store created by m001 from the current schema.sql has it already."""
+    for statement in _statements(schema_sql()):
+        if "chain_clock_cache" in statement:
+            db.execute(statement)
+
+
 def migrations() -> Migrations:
     """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
     and an up-to-date store (nearly every open) is checked with one plain query instead."""
     from sqlite_utils.migrations import Migrations
 
     steps = Migrations(MIGRATION_SET)
-    for fn in (m001_initial, m002_chain_scoped_keys, m003_trading_keys):
+    for fn in (m001_initial, m002_chain_scoped_keys, m003_trading_keys, m004_chain_clock_cache):
         steps(name=fn.__name__)(fn)
     assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
     return steps
@@ -961,25 +971,16 @@ class Store:
             )
 
     def cached_chain_clock(self, chain_id: str, grpc: str) -> dict | None:
-        """The last observed block of this chain via this node (height_estimate.py). A
-        store made before the table existed has none yet (it is created on first write)."""
-        try:
-            cursor = self.conn.execute(
-                "SELECT height, time_ms, observed_mono, boot_id, block_ms FROM"
-                " chain_clock_cache WHERE chain_id = ? AND grpc = ?", (chain_id, grpc)
-            )  # fmt: skip
-        except sqlite3.OperationalError:
-            return None
-        row = cursor.fetchone()
+        """The last observed block of this chain via this node (height_estimate.py)."""
+        row = self.conn.execute(
+            "SELECT height, time_ms, observed_mono, boot_id, block_ms FROM"
+            " chain_clock_cache WHERE chain_id = ? AND grpc = ?", (chain_id, grpc)
+        ).fetchone()  # fmt: skip
         names = ("height", "time_ms", "observed_mono", "boot_id", "block_ms")
         return dict(zip(names, row, strict=True)) if row else None
 
     def cache_chain_clock(self, chain_id: str, grpc: str, **fields: Any) -> None:
         with self.write():
-            if self.cached_chain_clock(chain_id, grpc) is None:
-                for statement in _statements(schema_sql()):
-                    if "chain_clock_cache" in statement:
-                        self._execute(statement)
             self._execute(
                 "INSERT OR REPLACE INTO chain_clock_cache (chain_id, grpc, height, time_ms,"
                 " observed_mono, boot_id, block_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -81,7 +81,9 @@ def test_a_0_1_0_store_is_upgraded_in_place(db_path: Path) -> None:
                        (local["order_id"], LOCAL_CHAIN))  # fmt: skip
         assert s.events(local["order_id"]) == []
     with Store.open(db_path) as again:  # a second open applies nothing
-        assert len(again.conn.execute("SELECT * FROM _sqlite_migrations").fetchall()) == len(MIGRATION_NAMES)
+        assert len(again.conn.execute("SELECT * FROM _sqlite_migrations").fetchall()) == len(
+            MIGRATION_NAMES
+        )
 
 
 def test_a_fresh_store_has_the_new_key_and_m002_is_a_no_op(store: Store) -> None:
