@@ -200,6 +200,13 @@ class Watcher:
         reader.start()
         try:
             return self._loop(lambda: _next(inbox), f"{self.address} on {url}")
+        except KeyboardInterrupt:
+            if not self.options.as_json:
+                raise  # the CLI's handler: exit 130 with its one-line note
+            # NDJSON stays one object per line: Ctrl-C is the stream's last event, not a
+            # pretty-printed error document after it.
+            self._emit({"event": "interrupted", "exit_code": 130})
+            raise SystemExit(130) from None
         finally:
             self.stop.set()
             reader.join(timeout=2)

@@ -35,7 +35,10 @@ class WatchProcess:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
+            try:
+                self.lines.put(json.loads(line))
+            except json.JSONDecodeError:  # --json promises NDJSON: tests assert on this
+                self.lines.put({"event": "not-json", "line": line})
 
     def wait_for(self, timeout: float = 10, **match: Any) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -214,6 +217,13 @@ def test_ctrl_c_exits_130_cleanly(chain_cli: ChainCli, watch) -> None:
     w.proc.send_signal(signal.SIGINT)
     assert w.exit_code() == 130
     assert "Traceback" not in w.stderr()
+    # --json stays NDJSON to the end: the interruption is the last line, one object.
+    assert w.wait_for(event="interrupted")["exit_code"] == 130
+    time.sleep(0.2)  # the reader thread has seen everything the process printed
+    rest = []
+    while not w.lines.empty():
+        rest.append(w.lines.get())
+    assert [e for e in w.seen + rest if e.get("event") == "not-json"] == []
 
 
 def test_a_cancel_sent_elsewhere_is_final_at_its_good_til_block(
