@@ -783,9 +783,13 @@ class Store:
                 ),
             )  # fmt: skip
 
-    def cancel_metrics(self) -> dict[str, Any]:
-        """Attempts, successes, failures by kind, success rate and latency p50/p95, per market."""
-        rows = self._query("SELECT market, outcome, kind, latency_ms FROM cancel_attempts")
+    def cancel_metrics(self, *, chain_id: str | None = None) -> dict[str, Any]:
+        """Attempts, successes, failures by kind, success rate and latency p50/p95, per
+        market: of the store's chain (or chain_id), like every other read; an unscoped
+        store (tools, tests) sees every chain's."""
+        chain = self._scope(chain_id)
+        sql = "SELECT market, outcome, kind, latency_ms FROM cancel_attempts"
+        rows = self._query(f"{sql} WHERE chain_id = ?", (chain,)) if chain else self._query(sql)
 
         def summarize(subset: list[dict[str, Any]]) -> dict[str, Any]:
             attempts = len(subset)

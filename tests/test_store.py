@@ -263,6 +263,16 @@ def test_cancel_metrics(store: Store) -> None:
     assert m["by_market"]["ETH-USD"]["failures"] == 1
 
 
+def test_cancel_metrics_are_the_stores_chain_only(store: Store) -> None:
+    """`stats` on one network never counts another chain's cancels (rows carry a chain)."""
+    store.record_cancel_attempt("a", market="BTC-USD", success=True, latency_ms=10)
+    store.record_cancel_attempt(
+        "b", market="BTC-USD", success=False, latency_ms=5, chain_id="dydx-mainnet-1"
+    )
+    assert store.cancel_metrics()["attempts"] == 1
+    assert store.cancel_metrics(chain_id="dydx-mainnet-1")["failures"] == 1
+
+
 def test_caches(store: Store) -> None:
     market = {
         "ticker": "BTC-USD", "clob_pair_id": 0, "atomic_resolution": -10,
