@@ -53,13 +53,13 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_by_order_id ON orders (order_id);
 -- Every query and prune is scoped to one chain, so every other index starts with chain_id.
 -- `orders --status S` lists newest first by creation (as schema.sql).
-CREATE INDEX IF NOT EXISTS orders_by_status ON orders (chain_id, status, created_at);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (chain_id, status, created_at, order_id);
 CREATE INDEX IF NOT EXISTS orders_by_good_til_block ON orders (chain_id, good_til_block)
     WHERE good_til_block IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_good_til_block_time
     ON orders (chain_id, good_til_block_time) WHERE good_til_block_time IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_client_id ON orders (chain_id, client_id);
-CREATE INDEX IF NOT EXISTS orders_by_created ON orders (chain_id, created_at);
+CREATE INDEX IF NOT EXISTS orders_by_created ON orders (chain_id, created_at, order_id);
 
 -- Every state change of an order. Deleted with its order, in the same statement: prune
 -- deletes both (store_pg.PgStore._prune_batch). Unlike schema.sql there is no foreign key
