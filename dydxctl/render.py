@@ -60,9 +60,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# A streaming command (`watch --json`) writes NDJSON: anything else it prints, an error
+# included, must then be one line too.
+ONE_LINE_JSON = False
+
+
 def emit_json(data: Any) -> None:
-    """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+    """Exactly one JSON document on stdout (one line while a command streams NDJSON)."""
+    indent = None if ONE_LINE_JSON else 2
+    sys.stdout.write(json.dumps(_jsonable(data), indent=indent, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

@@ -183,6 +183,10 @@ class Watcher:
 
     # --- loops ---------------------------------------------------------------------------
     def run_live(self, url: str) -> int:
+        if self.options.as_json:
+            from dydxctl import render
+
+            render.ONE_LINE_JSON = True  # an error after the stream (Ctrl-C: 130) is NDJSON too
         stream = SubaccountStream(
             url, self.address, self.options.subaccounts, parent=self.options.parent,
             stop=self.stop,
@@ -200,13 +204,6 @@ class Watcher:
         reader.start()
         try:
             return self._loop(lambda: _next(inbox), f"{self.address} on {url}")
-        except KeyboardInterrupt:
-            if not self.options.as_json:
-                raise  # the CLI's handler: exit 130 with its one-line note
-            # NDJSON stays one object per line: Ctrl-C is the stream's last event, not a
-            # pretty-printed error document after it.
-            self._emit({"event": "interrupted", "exit_code": 130})
-            raise SystemExit(130) from None
         finally:
             self.stop.set()
             reader.join(timeout=2)
