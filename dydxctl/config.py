@@ -153,34 +153,31 @@ def _has_type(value: Any, expected: type | tuple[type, ...]) -> bool:
 
 def _check_types(path: Path, data: Mapping[str, Any]) -> None:
     """Refuse unknown keys and values of the wrong TOML type, naming the key and the file."""
-    unknown = sorted(set(data) - set(_FILE_KEYS))
+    _check_section(path, data, _FILE_KEYS, table=None)
+    for table, fields in _TABLE_KEYS.items():
+        _check_section(path, data.get(table, {}), fields, table=table)
+
+
+def _check_section(
+    path: Path, section: Mapping[str, Any], fields: Mapping[str, Any], *, table: str | None
+) -> None:
+    """One level of the file (top level, or one [table]) against its key → type schema."""
+    where = f"[{table}]" if table else ""
+    unknown = sorted(set(section) - set(fields))
     if unknown:
         raise BadInput(
-            f"Config file {path} has unknown keys: {', '.join(unknown)}.",
-            f"Known keys: {', '.join(sorted(_FILE_KEYS))}.",
+            f"Config file {path}{f': {where}' if table else ''} has unknown keys: "
+            f"{', '.join(unknown)}.",
+            f"Known keys{f' in {where}' if table else ''}: {', '.join(sorted(fields))}.",
         )
-    for key, expected in _FILE_KEYS.items():
-        if key in data and not _has_type(data[key], expected):
+    for key, expected in fields.items():
+        if key in section and not _has_type(section[key], expected):
+            name = f"{table}.{key}" if table else key
             raise BadInput(
-                f"Config file {path}: `{key}` must be {_type_word(expected)}, "
-                f"not {_describe(data[key])}.",
-                _example(key),
+                f"Config file {path}: `{name}` must be {_type_word(expected)}, "
+                f"not {_describe(section[key])}.",
+                _example(name),
             )
-    for table, fields in _TABLE_KEYS.items():
-        section = data.get(table, {})
-        unknown = sorted(set(section) - set(fields))
-        if unknown:
-            raise BadInput(
-                f"Config file {path}: [{table}] has unknown keys: {', '.join(unknown)}.",
-                f"Known keys in [{table}]: {', '.join(sorted(fields))}.",
-            )
-        for key, expected in fields.items():
-            if key in section and not _has_type(section[key], expected):
-                raise BadInput(
-                    f"Config file {path}: `{table}.{key}` must be {_type_word(expected)}, "
-                    f"not {_describe(section[key])}.",
-                    _example(f"{table}.{key}"),
-                )
 
 
 def _describe(value: Any) -> str:
