@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,23 @@ def dydxctl_argv(emu: Any, db: Path | str, *args: str) -> list[str]:
         sys.executable, "-m", "dydxctl", "--network", "local", "--grpc", emu.grpc_target,
         "--indexer", emu.indexer_url, "--websocket", emu.ws_url, "--db", str(db), *args,
     ]  # fmt: skip
+
+
+def read_pty(fd: int, until: bytes | None, timeout: float = 20) -> bytes:
+    """What a pty child printed, until `until` appears (None: until EOF) or the timeout."""
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while (until is None or until not in seen) and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen

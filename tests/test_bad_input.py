@@ -23,7 +23,7 @@ import pytest
 from mnemonic import Mnemonic
 
 from dydxctl.store import Store
-from tests.conftest import TEST_MNEMONIC, ChainCli
+from tests.conftest import TEST_MNEMONIC, ChainCli, read_pty
 
 BTC = ["--market", "BTC-USD", "--side", "buy"]
 OK_SIZE = ["--size", "0.001"]
@@ -584,25 +584,6 @@ PROMPT_CASES = [
 ]
 
 
-def _read_pty(fd: int, until: bytes | None, timeout: float = 20) -> bytes:
-    import select
-    import time
-
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while (until is None or until not in seen) and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
-
-
 @pytest.mark.parametrize("case", PROMPT_CASES, ids=[c.name for c in PROMPT_CASES])
 def test_keys_at_the_mnemonic_prompt(tmp_path: Path, case: PromptCase) -> None:
     import pty
@@ -614,10 +595,10 @@ def test_keys_at_the_mnemonic_prompt(tmp_path: Path, case: PromptCase) -> None:
     pid, fd = pty.fork()
     if pid == 0:  # the child: dydxctl with the pty as its controlling terminal
         os.execve(sys.executable, [sys.executable, "-m", "dydxctl", "address"], env)
-    prompt = _read_pty(fd, b"Mnemonic (hidden):")
+    prompt = read_pty(fd, b"Mnemonic (hidden):")
     assert b"Mnemonic (hidden):" in prompt
     os.write(fd, case.keys)
-    rest = _read_pty(fd, None)
+    rest = read_pty(fd, None)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     text = (prompt + rest).decode("utf-8", "replace")

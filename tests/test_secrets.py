@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from dydxctl.emulator import Emulator
-from tests.conftest import TEST_MNEMONIC, clean_env, dydxctl_argv
+from tests.conftest import TEST_MNEMONIC, clean_env, dydxctl_argv, read_pty
 
 # Any three consecutive words of the phrase would betray it.
 FRAGMENTS = [" ".join(TEST_MNEMONIC.split()[i : i + 3]) for i in range(0, 22)]
@@ -82,33 +82,16 @@ def test_mnemonic_never_leaks(emulator: Emulator, tmp_path: Path) -> None:
 def test_hidden_prompt_on_a_terminal(tmp_path: Path) -> None:
     """On a TTY with no other source, the mnemonic is read at a prompt that does not echo."""
     import pty
-    import select
-    import time
 
     env = clean_env(DYDXCTL_DB=str(tmp_path / "orders.db"), XDG_CONFIG_HOME=str(tmp_path))
     pid, fd = pty.fork()
     if pid == 0:  # the child: dydxctl with the pty as its controlling terminal
         os.execve(sys.executable, [sys.executable, "-m", "dydxctl", "address"], env)
 
-    def read_until(marker: bytes, timeout: float = 20) -> bytes:
-        seen = b""
-        deadline = time.monotonic() + timeout
-        while marker not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-        return seen
-
-    prompt = read_until(b"Mnemonic (hidden):")
+    prompt = read_pty(fd, b"Mnemonic (hidden):")
     assert b"Mnemonic (hidden):" in prompt
     os.write(fd, TEST_MNEMONIC.encode() + b"\n")
-    rest = read_until(b"dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art")
+    rest = read_pty(fd, b"dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art")
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0

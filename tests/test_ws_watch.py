@@ -30,7 +30,8 @@ class WatchProcess:
         )  # fmt: skip
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -218,7 +219,7 @@ def test_ctrl_c_exits_130_cleanly(chain_cli: ChainCli, watch) -> None:
     assert w.exit_code() == 130, w.stderr()
     assert "Traceback" not in w.stderr()
     # --json stays NDJSON to the end: the interruption is the last line, one object.
-    time.sleep(0.2)  # the reader thread has seen everything the process printed
+    w.reader.join(timeout=10)  # stdout is closed: the reader has queued every line
     lines = list(w.seen)
     while not w.lines.empty():
         lines.append(w.lines.get())
