@@ -69,12 +69,19 @@ def keys_new_command(
 
 
 # --- permissioned trading keys (x/accountplus authenticators) -------------------------------
-def _csv_ints(text: str | None, what: str) -> list[int]:
+def _subaccount_numbers(text: str | None) -> list[int]:
+    """`--subaccount 0,1` for a SubaccountFilter: each within the chain's subaccount range."""
+    from dydxctl.chain import MAX_SUBACCOUNT_ID_NUMBER
+
     if not text:
         return []
     items = [i.strip() for i in text.split(",")]
-    if not all(i.isascii() and i.isdigit() and int(i) <= 2**32 - 1 for i in items):
-        raise BadInput(f"{what} {text!r} is not a comma-separated list of numbers.", "e.g. 0,1")
+    if not all(i.isascii() and i.isdigit() and int(i) <= MAX_SUBACCOUNT_ID_NUMBER for i in items):
+        raise BadInput(
+            f"--subaccount {text!r} is not a comma-separated list of subaccount numbers "
+            f"0..{MAX_SUBACCOUNT_ID_NUMBER}.",
+            "e.g. 0,1 (child subaccounts 128, 256, … are valid too).",
+        )
     return sorted({int(i) for i in items})
 
 
@@ -127,9 +134,7 @@ def keys_add_command(
     runtime = runtime_of(ctx)
     key = _public_key_of(public_key, key_file)
     markets = [m.strip().upper() for m in market.split(",")] if market else []
-    result = add_key(
-        runtime, key, subaccounts=_csv_ints(subaccount, "--subaccount"), markets=markets
-    )
+    result = add_key(runtime, key, subaccounts=_subaccount_numbers(subaccount), markets=markets)
     result["trade_with"] = (
         f"--address {result['owner']} --trading-key-file FILE --authenticator-id {result['id']}"
     )

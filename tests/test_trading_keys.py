@@ -203,6 +203,11 @@ def test_keys_refuses_locally_what_the_chain_would_refuse(
     before = chain_cli.broadcasts()
     short_key = chain_cli.json("keys", "add", "--public-key", "02" + "ab" * 20, expect_exit=2)
     assert "33 bytes" in short_key["error"]["message"]
+    beyond = chain_cli.json(  # x/subaccounts MaxSubaccountIdNumber is 128,000
+        "keys", "add", "--public-key", "02" + "ab" * 32, "--subaccount", "0,128001",
+        expect_exit=2,
+    )  # fmt: skip
+    assert "0..128000" in beyond["error"]["message"]
     missing = chain_cli.json("keys", "remove", "7", expect_exit=6)["error"]
     assert (missing["details"]["codespace"], missing["details"]["code"]) == ("dydxaccountplus", 1)
     assert "Nothing was sent" in missing["message"]
