@@ -190,7 +190,7 @@ def record_stateful(
             cancel_one._record_attempt(rt.store(), row, item.started, exc, tx_hash=None)
             rt.store().update_fields(row["order_id"], last_error=exc.message)
             return failed_row(row, exc, None)
-        if (answer.codespace, answer.code) == (codes.SDK, 32):
+        if (answer.codespace, answer.code) == codes.WRONG_SEQUENCE:
             _, answer = lifecycle._broadcast_stateful(
                 rt, item.messages, item.signed.account_number,
                 on_resign=lambda s: _write_ahead(rt, row, s, item.good_til_block_time),

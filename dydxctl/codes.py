@@ -311,6 +311,15 @@ EXPIRED_CODES: Final = frozenset({(CLOB, 10), (CLOB, 3003)})
 # The node's mempool cache answered: identical bytes were sent before
 # (cometbft mempool `ErrTxInCache` → sdk 19); the first send's answer stands.
 ALREADY_SENT: Final = (SDK, 19)
+# The signature's sequence is not the account's (cosmos-sdk types/errors ErrWrongSequence);
+# for a timestamp nonce, a nonce outside the chain's window
+# (protocol/x/accountplus/keeper/timestampnonce.go).
+WRONG_SEQUENCE: Final = (SDK, 32)
+# protocol/x/accountplus/types/errors.go: no such authenticator for the account, and the
+# codes an AllOf / AnyOf root answers with when a check it wraps fails.
+AUTHENTICATOR_NOT_FOUND: Final = 1
+ALL_OF_VERIFICATION_FAILED: Final = 104
+ANY_OF_VERIFICATION_FAILED: Final = 105
 
 
 def describe(codespace: str, code: int) -> ChainCode:
@@ -335,7 +344,10 @@ _INNER_ACCOUNTPLUS = (
 
 def inner_cause(codespace: str, code: int, log: str) -> tuple[str, int] | None:
     """For an AllOf/AnyOf refusal (accountplus 104/105), the wrapped check that failed."""
-    if codespace != ACCOUNTPLUS or code not in (104, 105):
+    if codespace != ACCOUNTPLUS or code not in (
+        ALL_OF_VERIFICATION_FAILED,
+        ANY_OF_VERIFICATION_FAILED,
+    ):
         return None
     found = [(log.find(text), inner) for text, inner in _INNER_ACCOUNTPLUS if text in log]
     return (ACCOUNTPLUS, min(found)[1]) if found else None

@@ -165,14 +165,14 @@ def remove_key(rt: Runtime, authenticator_id: int) -> dict[str, Any]:
     owner = rt.owner_wallet().address
     known = {i for i, _t, _c in rt.node().authenticators(owner)}
     if authenticator_id not in known:
-        described = codes.describe(codes.ACCOUNTPLUS, 1)
+        described = codes.describe(codes.ACCOUNTPLUS, codes.AUTHENTICATOR_NOT_FOUND)
         raise ChainRejected(
             f"{owner} has no authenticator {authenticator_id}; the chain would refuse the "
             f"removal ({codes.ACCOUNTPLUS} 1 {described.name}). Nothing was sent.",
             "Run `dydxctl keys list` for the account's ids."
             + (f" It has: {', '.join(map(str, sorted(known)))}." if known else " It has none."),
             codespace=codes.ACCOUNTPLUS,
-            code=1,
+            code=codes.AUTHENTICATOR_NOT_FOUND,
         )
     signed = _sign_owner_tx(rt, remove_authenticator_msg(owner, authenticator_id))
     tx_hash = _broadcast_and_wait(rt, signed, "remove-authenticator")

@@ -114,7 +114,7 @@ def _broadcast_stateful(
         if on_resign:
             on_resign(signed)
     result = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
-    if (result.codespace, result.code) == (codes.SDK, 32):
+    if (result.codespace, result.code) == codes.WRONG_SEQUENCE:
         log.info("timestamp nonce refused (%s); retrying with the account sequence", result.log)
         sequence = rt.node().account(rt.wallet().address).sequence
         signed = sign(rt, messages, sequence=sequence, number=number)

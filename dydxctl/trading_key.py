@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dydxctl import codes
 from dydxctl.errors import BadInput, ChainRejected, WalletError
 
 if TYPE_CHECKING:
@@ -151,8 +152,8 @@ def resolve_authenticator(node: NodeClient, signer: TradingSigner) -> None:
             "sign (dydxaccountplus 1 ErrAuthenticatorNotFound on the chain). Nothing was sent.",
             "Add it with the owner's wallet: `dydxctl keys add --public-key HEX`, or pick the "
             "right key file; `dydxctl keys list --address OWNER` shows the account's keys.",
-            codespace="dydxaccountplus",
-            code=1,
+            codespace=codes.ACCOUNTPLUS,
+            code=codes.AUTHENTICATOR_NOT_FOUND,
         )
     raise BadInput(
         f"Several authenticators of {signer.address} accept this key: "
@@ -165,7 +166,6 @@ def refuse_locally(signer: object, messages: list[Any]) -> None:  # signer: Wall
     """When the signer's authenticator is known, refuse what its filters would refuse
     (x/accountplus/authenticator/*.go Authenticate) before anything is signed or sent."""
     from dydxctl import authenticators as auth
-    from dydxctl import codes
 
     if not isinstance(signer, TradingSigner) or signer.authenticator is None:
         return
@@ -177,7 +177,10 @@ def refuse_locally(signer: object, messages: list[Any]) -> None:  # signer: Wall
             continue
         code, reason = refused
         # The chain answers with the root's code: an AllOf/AnyOf wraps the failing check.
-        outer = {auth.ALL_OF: 104, auth.ANY_OF: 105}.get(tree.type, code)
+        outer = {
+            auth.ALL_OF: codes.ALL_OF_VERIFICATION_FAILED,
+            auth.ANY_OF: codes.ANY_OF_VERIFICATION_FAILED,
+        }.get(tree.type, code)
         cause = codes.describe(codes.ACCOUNTPLUS, code)
         described = codes.describe(codes.ACCOUNTPLUS, outer)
         details: dict[str, Any] = {"name": described.name, "local": True}
