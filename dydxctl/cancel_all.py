@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from dydxctl.runtime import Runtime
 
 log = logs.get("cancel_all")
-# The Indexer statuses of orders that may rest on the book (indexer_orders.INDEXER_STATUS).
+# The Indexer statuses of orders that may rest on the book.
 INDEXER_OPEN_STATUSES = ",".join(
-    sorted(k for k, v in lifecycle.INDEXER_STATUS.items() if v in ("OPEN", "UNTRIGGERED"))
+    sorted(k for k, v in indexer_orders.INDEXER_STATUS.items() if v in ("OPEN", "UNTRIGGERED"))
 )
 
 

@@ -197,8 +197,7 @@ def record_stateful(
             )  # fmt: skip
         if answer.accepted or answer.already_sent:
             outcome = cancel_one._cancel_accepted(
-                rt, row, "store", answer, None, item.good_til_block_time, item.started,
-                False, 0, "",
+                rt, row, "store", answer, None, item.good_til_block_time, item.started, "",
             )  # fmt: skip
         else:
             outcome = cancel_one._cancel_rejected(

@@ -143,9 +143,8 @@ _CANCEL_STATE = ("status", "cancel_tx_hash", "cancel_good_til_block", "cancel_go
 
 
 def _cancel_found(
-    rt: Runtime, row: dict[str, Any], source: str, started: float, *, dry_run: bool,
-    wait: bool = False, wait_timeout_s: float = 0.0,
-) -> CancelResult:  # fmt: skip
+    rt: Runtime, row: dict[str, Any], source: str, started: float, *, dry_run: bool
+) -> CancelResult:
     """cancel() for one found order; the caller holds the order's lock (unless dry_run)
     and waits for the outcome itself."""
     store = rt.store()
@@ -158,7 +157,7 @@ def _cancel_found(
                 row, "CANCEL_PENDING", "A cancel for this order is already on its way.",
                 tx_hash=row.get("cancel_tx_hash"), source=source,
             )  # fmt: skip
-            return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
+            return result
     order_uuid = row["order_id"]
     flags = row["order_flags"]
     order_id = scope.stored_order_id(row)
@@ -238,9 +237,7 @@ def _cancel_found(
                 if previous_cancel == signed.tx_hash
                 else "The node already holds this exact cancel (sdk 19). "
             )
-        return _cancel_accepted(
-            rt, row, source, answer, gtb, gtbt, started, wait, wait_timeout_s, note
-        )
+        return _cancel_accepted(rt, row, source, answer, gtb, gtbt, started, note)
     return _cancel_rejected(rt, row, source, answer, started, previous_cancel)
 
 
@@ -260,7 +257,7 @@ def _recheck_pending(rt: Runtime, row: dict[str, Any]) -> tuple[dict[str, Any], 
 
 def _cancel_accepted(
     rt: Runtime, row: dict[str, Any], source: str, answer: BroadcastResult, gtb: int | None,
-    gtbt: int | None, started: float, wait: bool, wait_timeout_s: float, note: str,
+    gtbt: int | None, started: float, note: str,
 ) -> CancelResult:  # fmt: skip
     store = rt.store()
     what = "sdk 19: already in the node's mempool cache" if answer.already_sent else "CheckTx"
@@ -289,7 +286,7 @@ def _cancel_accepted(
         source=source,
     )  # fmt: skip
     crash_point("cancel:after_status_update")
-    return cancel_wait.wait_until_final(rt, result, wait_timeout_s) if wait else result
+    return result
 
 
 def _cancel_rejected(

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dydxctl import chain, codes, expiry, finality, height_estimate, indexer_orders, logs
+from dydxctl import chain, codes, expiry, finality, height_estimate, logs
 from dydxctl.errors import BadInput, DuplicateOrder, Unreachable
 from dydxctl.markets import Market, check_against_clob_pair
 from dydxctl.orders import (
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logs.get("lifecycle")
 MARKET_CACHE_TTL_S = 3600.0
 CLIENT_ID_TRIES = 64
-INDEXER_STATUS = indexer_orders.INDEXER_STATUS
 
 
 # --- markets and accounts -------------------------------------------------------------------
@@ -323,10 +322,6 @@ def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:
     """Only with the chain's evidence (expiry.py) in `detail`."""
     if store.get(row["order_id"]) is not None:
         settle(store, row, "EXPIRED", None, detail)
-
-
-def row_from_indexer(rt: Runtime, data: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return indexer_orders.row_from_indexer(rt, data, **kw)
 
 
 def _ms(started: float) -> float:
