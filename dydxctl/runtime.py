@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dydxctl.config import Settings
+from dydxctl.redact import MNEMONIC_ENV
 
 if TYPE_CHECKING:
     from dydxctl.indexer import IndexerClient
@@ -74,7 +75,7 @@ class Runtime:
 
                 owner = self.settings.address
                 if owner is None and (
-                    self.settings.mnemonic_file or self.env.get("DYDX_MNEMONIC", "").strip()
+                    self.settings.mnemonic_file or self.env.get(MNEMONIC_ENV, "").strip()
                 ):  # the owner's mnemonic is here too: it names the account
                     owner = self.owner_wallet().address
                 signer = load_trading_signer(

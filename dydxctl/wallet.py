@@ -18,8 +18,8 @@ from pathlib import Path
 
 from dydxctl.chain import BECH32_PREFIX, DERIVATION_PATH, SECP256K1_ORDER
 from dydxctl.errors import WalletError
+from dydxctl.redact import MNEMONIC_ENV
 
-MNEMONIC_ENV = "DYDX_MNEMONIC"
 VALID_WORD_COUNTS = (12, 15, 18, 21, 24)
 # 24 words of at most 8 letters plus spaces, with room for CRLF and padding.
 MAX_MNEMONIC_FILE_BYTES = 4096
