@@ -19,10 +19,13 @@ MIN_RUN = 6
 REDACTED = "[redacted: looks like a mnemonic]"
 MNEMONIC_ENV = "DYDX_MNEMONIC"
 _WORD = re.compile(r"[A-Za-z]+")  # any case: a ticker or a chain id is upper-cased
-# A trading key as the dYdX web app exports it: 64 lowercase hex digits, `0x` optional.
-# (dydxctl's own 64-digit values, tx hashes, are uppercase; public keys have 66 digits.)
+# A trading key: 64 hex digits, `0x` optional, in the case the web app exports (lower) or
+# any other that trading_key.wallet_from_text accepts. dydxctl's own 64-digit values, tx
+# hashes, are all upper-case without `0x` and stay readable; public keys have 66 digits.
 PRIVATE_KEY_REDACTED = "[redacted: looks like a private key]"
-_PRIVATE_KEY = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-f]{64}(?![0-9A-Za-z])")
+_PRIVATE_KEY = re.compile(
+    r"(?<![0-9A-Za-z])(?:0x[0-9A-Fa-f]{64}|(?=[0-9A-F]*[a-f])[0-9A-Fa-f]{64})(?![0-9A-Za-z])"
+)
 
 
 @functools.cache

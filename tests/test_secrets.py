@@ -223,3 +223,16 @@ def test_a_private_key_typed_into_an_option_is_redacted(emulator: Emulator, tmp_
     """A trading key pasted where an address belongs is not echoed back by the refusal."""
     refused = _run(emulator, tmp_path, "--address", "0x" + TRADING_KEY_HEX, "keys", "list")
     assert TRADING_KEY_HEX not in refused and "redacted: looks like a private key" in refused
+
+
+def test_a_private_key_is_redacted_in_any_case_but_tx_hashes_stay() -> None:
+    """trading_key accepts a hex key in any case; only dydxctl's own upper-case tx hashes
+    (no 0x) pass the redactor unchanged."""
+    from dydxctl.redact import PRIVATE_KEY_REDACTED, scrub
+
+    key = "a1" * 32
+    mixed = "A1" + "b2" * 31
+    for text in (key, "0x" + key, "0x" + key.upper(), mixed):
+        assert scrub(f"bad value {text}!") == f"bad value {PRIVATE_KEY_REDACTED}!"
+    tx_hash = "AB" * 32
+    assert scrub(f"tx {tx_hash}") == f"tx {tx_hash}"
