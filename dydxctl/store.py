@@ -501,6 +501,13 @@ class Store:
 
     # --- orders ---
     def _scope(self, chain_id: str | None) -> str | None:
+        """The chain a read or write is about: the store's own, never another one's (a
+        store opened for one chain cannot touch another chain's rows); an unscoped store
+        (tools, tests) takes whatever the caller names."""
+        if chain_id and self.chain_id and chain_id != self.chain_id:
+            raise InternalError(
+                f"A store opened for chain {self.chain_id} was asked about chain {chain_id}."
+            )
         return chain_id or self.chain_id
 
     def insert_order(

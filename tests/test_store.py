@@ -265,12 +265,21 @@ def test_cancel_metrics(store: Store) -> None:
 
 def test_cancel_metrics_are_the_stores_chain_only(store: Store) -> None:
     """`stats` on one network never counts another chain's cancels (rows carry a chain)."""
+    from dydxctl.errors import InternalError
+
     store.record_cancel_attempt("a", market="BTC-USD", success=True, latency_ms=10)
-    store.record_cancel_attempt(
-        "b", market="BTC-USD", success=False, latency_ms=5, chain_id="dydx-mainnet-1"
-    )
+    with store.write():  # another host on another chain shares the file
+        store._execute(
+            "INSERT INTO cancel_attempts (order_id, chain_id, market, at, outcome, latency_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ("b", "dydx-mainnet-1", "BTC-USD", "2026-11-26T00:00:00.000Z", "failure", 5),
+        )
     assert store.cancel_metrics()["attempts"] == 1
-    assert store.cancel_metrics(chain_id="dydx-mainnet-1")["failures"] == 1
+    # ... and a store opened for one chain cannot be pointed at another's rows.
+    with pytest.raises(InternalError):
+        store.cancel_metrics(chain_id="dydx-mainnet-1")
+    with pytest.raises(InternalError):
+        store.transition("a", "OPEN", chain_id="dydx-mainnet-1")
 
 
 def test_caches(store: Store) -> None:
@@ -377,4 +386,5 @@ def test_prune_margins_and_counts_per_chain(store: Store, db_target: Path | str)
     assert {r["order_id"] for r in store.list_orders()} == {
         within_block_margin["order_id"], within_time_margin["order_id"],
     }  # fmt: skip
-    assert store.count("dydx-testnet-4") == 2
+    with open_store(db_target, chain_id="dydx-testnet-4") as other:
+        assert other.count() == 2  # the other chain's rows are untouched
