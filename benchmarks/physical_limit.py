@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BENCH_MNEMONIC, official_python, runtime_for, temp_db
+from benchmarks.emulator_process import EmulatorProcess as Emulator
 from dydxctl import lifecycle
-from dydxctl.emulator import Emulator
 from dydxctl.orders import OrderRequest, decode_order_id
 from dydxctl.runtime import Runtime
 
@@ -188,6 +188,8 @@ def run(
 ) -> dict[str, Any]:  # fmt: skip
     python = official_python()
     rows: dict[str, dict[str, list[dict]]] = {k: {} for k in KINDS}
+    # A process of its own, as a real node is (benchmarks/emulator_process.py): the code
+    # under test must not share a GIL with the emulator's servers and signature checks.
     with Emulator(block_time_s=1.0) as emu:
         db = temp_db()
         rt = runtime_for(emu, db)

@@ -12,7 +12,6 @@ The exit code is the highest of the failed orders' codes (SPEC §3: 4 filled/can
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import cancel_fanout, chain, expiry, height_estimate, indexer_orders, lifecycle, logs
@@ -98,38 +97,52 @@ def cancel_all(
 
     if not rt.settings.features.cancel:
         raise Disabled("Cancelling is switched off by [features] cancel = false.", "")
-    if not dry_run:
-        node = rt.node()
-        with cancel_fanout.in_background(node.latest_block) as latest_future:  # in parallel
-            orders, warning = open_orders(rt, market, subaccount)
-            latest = latest_future.result()
-        clock = expiry.ChainClock(latest.height, latest.time_unix, latest.time_ms)
-        height_estimate.observe(rt, clock)
-        short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
-        stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
-        results = cancel_fanout.cancel_rows(  # every cancel tx in flight together
-            rt, short_term, stateful, subaccount, clock,
-            lambda row, outcome, tx_hash, detail: _result_row(
-                row, outcome, tx_hash, detail,
-                OrderExpired.exit_code if outcome == "EXPIRED" else 0,
-            ),
-            _failed_row,
-            batch_rejection=lambda row, answer: _batch_rejection(rt, row, answer),
-        )  # fmt: skip
-        return _summary(results, warning)
+    if dry_run:
+        return _dry_run(rt, market, subaccount)
+    node = rt.node()
+    with cancel_fanout.in_background(node.latest_block) as latest_future:  # in parallel
+        orders, warning = open_orders(rt, market, subaccount)
+        latest = latest_future.result()
+    clock = expiry.ChainClock(latest.height, latest.time_unix, latest.time_ms)
+    height_estimate.observe(rt, clock)
+    short_term, stateful = _split(orders)
+    results = cancel_fanout.cancel_rows(  # every cancel tx in flight together
+        rt, short_term, stateful, subaccount, clock, _outcome_row, _failed_row,
+        batch_rejection=lambda row, answer: _batch_rejection(rt, row, answer, clock),
+    )  # fmt: skip
+    return _summary(results, warning)
+
+
+def _dry_run(rt: Runtime, market: str | None, subaccount: int) -> dict[str, Any]:
+    """What cancel --all would send: the same signed batches (cancel_fanout.sign_batches),
+    nothing written or broadcast."""
     orders, warning = open_orders(rt, market, subaccount, record=False)
-    short_term = [r for r in orders if r["order_flags"] == chain.ORDER_FLAGS_SHORT_TERM]
-    stateful = [r for r in orders if r["order_flags"] != chain.ORDER_FLAGS_SHORT_TERM]
+    short_term, stateful = _split(orders)
     results: list[dict[str, Any]] = []
     if short_term:
-        results += _batch_cancel(rt, short_term, subaccount, dry_run)
+        batches, results = cancel_fanout.sign_batches(
+            rt, short_term, subaccount, expiry.chain_clock(rt), _outcome_row, dry_run=True
+        )
+        results += [_result_row(r, "DRY_RUN", b.signed.tx_hash, "") for b in batches
+                    for r in b.rows]  # fmt: skip
     for row in stateful:
         try:
-            outcome = lifecycle.cancel(rt, row["order_id"], dry_run=dry_run)
+            outcome = lifecycle.cancel(rt, row["order_id"], dry_run=True)
             results.append(_result_row(row, outcome.outcome, outcome.tx_hash, ""))
         except DydxctlError as exc:
             results.append(_failed_row(row, exc, exc.details.get("tx_hash")))
     return _summary(results, warning)
+
+
+def _split(orders: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    short = chain.ORDER_FLAGS_SHORT_TERM
+    return ([r for r in orders if r["order_flags"] == short],
+            [r for r in orders if r["order_flags"] != short])  # fmt: skip
+
+
+def _outcome_row(row: dict[str, Any], outcome: str, tx_hash: str | None, detail: str) -> dict:
+    exit_code = OrderExpired.exit_code if outcome == "EXPIRED" else 0
+    return _result_row(row, outcome, tx_hash, detail, exit_code)
 
 
 def _summary(results: list[dict[str, Any]], warning: str | None) -> dict[str, Any]:
@@ -173,68 +186,9 @@ def _failed_row(row: dict[str, Any], exc: DydxctlError, tx_hash: str | None = No
     return _result_row(row, f"FAILED ({exc.kind})", tx_hash, exc.message, exc.exit_code)
 
 
-def _batch_cancel(
-    rt: Runtime, rows: list[dict[str, Any]], subaccount: int, dry_run: bool
-) -> list[dict[str, Any]]:
-    from dydxctl.orders import make_order_id
-    from dydxctl.tx import batch_cancel_msg
-
-    store = rt.store()
-    latest = expiry.chain_clock(rt)
-    live = []
-    results = []
-    for row in rows:
-        if expiry.is_expired(row, latest):
-            evidence = expiry.expiry_evidence(row, latest)
-            if not dry_run:
-                lifecycle.mark_expired(store, row, evidence)
-            results.append(_result_row(row, "EXPIRED", None, evidence, OrderExpired.exit_code))
-        else:
-            live.append(row)
-    wallet = rt.wallet()
-    number = lifecycle.account_number(rt, wallet.address, store=store, remember=not dry_run)
-    subaccount_id = make_order_id(wallet.address, subaccount, 0, 0, 0).subaccount_id
-    size = chain.MAX_MSG_BATCH_CANCEL_BATCH_SIZE
-    for start in range(0, len(live), size):
-        chunk = live[start : start + size]
-        # One GTB for the batch: ≥ every order's GTB, so each resting order is removed
-        # (memclob CancelOrder), and within the window since each GTB already is.
-        gtb = max(max(r["good_til_block"] for r in chunk), latest.height + 1)
-        by_pair: dict[int, list[int]] = {}
-        for r in chunk:
-            by_pair.setdefault(r["clob_pair_id"], []).append(r["client_id"])
-        signed = lifecycle.sign(
-            rt, [batch_cancel_msg(subaccount_id, by_pair, gtb)], sequence=0, number=number
-        )
-        if dry_run:
-            results += [_result_row(r, "DRY_RUN", signed.tx_hash, "") for r in chunk]
-            continue
-        started = time.perf_counter()
-        try:
-            answer = rt.node().broadcast(signed.tx_bytes, signed.tx_hash)
-        except DydxctlError as exc:
-            results += [_failed_row(r, exc) for r in chunk]
-            continue
-        latency = (time.perf_counter() - started) * 1000
-        accepted = answer.accepted or answer.already_sent  # sdk 19: these bytes were sent
-        for r in chunk:
-            if accepted:
-                lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
-                store.update_fields(r["order_id"], cancel_good_til_block=gtb)
-                results.append(_result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
-            else:
-                results.append(_failed_row(r, _batch_rejection(rt, r, answer), answer.tx_hash))
-            store.record_cancel_attempt(
-                r["order_id"], market=r["market"], success=accepted, latency_ms=latency,
-                kind=None if accepted else "chain_rejected",
-                codespace=answer.codespace or None, code=answer.code or None,
-                tx_hash=answer.tx_hash, detail="batch cancel",
-            )  # fmt: skip
-        log.info("batch cancel %d orders tx=%s code=%s", len(chunk), answer.tx_hash, answer.code)
-    return results
-
-
-def _batch_rejection(rt: Runtime, row: dict[str, Any], answer: Any) -> DydxctlError:
+def _batch_rejection(
+    rt: Runtime, row: dict[str, Any], answer: Any, clock: expiry.ChainClock
+) -> DydxctlError:
     """A batch the chain refused: an order already gone is resolved against the Indexer
     as a single cancel is (filled/cancelled → 4, expired → 5); anything else is 6."""
     from dydxctl import cancel_one, codes
@@ -244,7 +198,7 @@ def _batch_rejection(rt: Runtime, row: dict[str, Any], answer: Any) -> DydxctlEr
         return OrderExpired(f"Order {row['order_id']} has expired.", "")
     if pair in codes.ORDER_GONE_CODES:
         try:
-            return cancel_one._resolve_gone(rt, row, answer, row.get("cancel_tx_hash"))
+            return cancel_one._resolve_gone(rt, row, answer, row.get("cancel_tx_hash"), clock)
         except Unreachable as exc:
             return exc
     return answer.rejection()

@@ -15,6 +15,8 @@ nonce of the wave stays above the oldest kept one. Larger sets go in waves of 20
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,32 +78,37 @@ def broadcast_together(rt: Runtime, outgoing: list[Outgoing]) -> None:
 # --- short-term: MsgBatchCancel ------------------------------------------------------------
 def sign_batches(
     rt: Runtime, rows: list[dict[str, Any]], subaccount: int, clock: expiry.ChainClock,
-    result_row: ResultRow,
+    result_row: ResultRow, *, dry_run: bool = False,
 ) -> tuple[list[Outgoing], list[dict[str, Any]]]:  # fmt: skip
-    """Batch txs for the live rows; rows the observed height shows expired are settled."""
+    """Batch txs for the live rows; rows the observed height shows expired are settled
+    (dry_run: reported only — nothing is written, the account number is not remembered)."""
     from dydxctl.orders import make_order_id
     from dydxctl.tx import batch_cancel_msg
 
     store = rt.store()
-    live, results = [], []
-    with store.write():
-        for row in rows:
-            if expiry.is_expired(row, clock):
+    live, expired = [], []
+    for row in rows:
+        (expired if expiry.is_expired(row, clock) else live).append(row)
+    results = []
+    if expired:
+        with contextlib.nullcontext() if dry_run else store.write():
+            for row in expired:
                 evidence = expiry.expiry_evidence(row, clock)
-                lifecycle.mark_expired(store, row, evidence)
+                if not dry_run:
+                    lifecycle.mark_expired(store, row, evidence)
                 results.append(result_row(row, "EXPIRED", None, evidence))
-            else:
-                live.append(row)
+    if not live:
+        return [], results
     wallet = rt.wallet()
-    number = lifecycle.account_number(rt, wallet.address, store=store)
+    number = lifecycle.account_number(rt, wallet.address, store=store, remember=not dry_run)
     subaccount_id = make_order_id(wallet.address, subaccount, 0, 0, 0).subaccount_id
     size = chain.MAX_MSG_BATCH_CANCEL_BATCH_SIZE
     outgoing = []
     for start in range(0, len(live), size):
         chunk = live[start : start + size]
-        # One GTB for the batch: ≥ every order's GTB, so each resting order is removed
-        # (memclob CancelOrder), and within the window since each GTB already is.
-        gtb = max(max(r["good_til_block"] for r in chunk), clock.height + 1)
+        gtb = chain.batch_cancel_good_til_block([r["good_til_block"] for r in chunk],
+                                                clock.height)  # fmt: skip
+        assert gtb is not None  # every row of `live` is unexpired at clock.height
         by_pair: dict[int, list[int]] = {}
         for r in chunk:
             by_pair.setdefault(r["clob_pair_id"], []).append(r["client_id"])
@@ -178,8 +185,8 @@ def record_stateful(
     rt: Runtime, item: Outgoing, result_row: ResultRow, failed_row: FailedRow
 ) -> dict[str, Any]:
     """cancel_one's own bookkeeping for the answer (accepted, already pending, expired,
-    gone, or an sdk 32 nonce refusal, which is re-sent on its own)."""
-    from dydxctl import cancel_one, codes
+    gone; an sdk 32 nonce refusal was re-sent before, by resend_with_sequences)."""
+    from dydxctl import cancel_one
 
     row = item.rows[0]
     previous_cancel = row.get("cancel_tx_hash")
@@ -190,11 +197,6 @@ def record_stateful(
             cancel_one._record_attempt(rt.store(), row, item.started, exc, tx_hash=None)
             rt.store().update_fields(row["order_id"], last_error=exc.message)
             return failed_row(row, exc, None)
-        if (answer.codespace, answer.code) == codes.WRONG_SEQUENCE:
-            _, answer = lifecycle._broadcast_stateful(
-                rt, item.messages, item.signed.account_number,
-                on_resign=lambda s: _write_ahead(rt, row, s, item.good_til_block_time),
-            )  # fmt: skip
         if answer.accepted or answer.already_sent:
             outcome = cancel_one._cancel_accepted(
                 rt, row, "store", answer, None, item.good_til_block_time, item.started, "",
@@ -206,6 +208,62 @@ def record_stateful(
         return result_row(row, outcome.outcome, outcome.tx_hash, "")
     except DydxctlError as exc:
         return failed_row(row, exc, exc.details.get("tx_hash"))
+
+
+def nonce_refused(item: Outgoing) -> bool:
+    from dydxctl import codes
+
+    answer = item.answer
+    return answer is not None and (answer.codespace, answer.code) == codes.WRONG_SEQUENCE
+
+
+# cosmos-sdk x/auth/ante/sigverify.go (IncrementSequenceDecorator's check): ErrWrongSequence
+# "account sequence mismatch, expected %d, got %d".
+_EXPECTED_SEQUENCE = re.compile(r"expected (\d+), got (\d+)")
+
+
+def _expected_sequence(answer: BroadcastResult) -> int | None:
+    from dydxctl import codes
+
+    if (answer.codespace, answer.code) != codes.WRONG_SEQUENCE:
+        return None
+    found = _EXPECTED_SEQUENCE.search(answer.log or "")
+    return int(found.group(1)) if found else None
+
+
+def resend_with_sequences(rt: Runtime, refused: list[Outgoing]) -> None:
+    """Stateful cancels whose timestamp nonce the chain refused (sdk 32: this host's clock
+    over 30 s off the block time, a chain without timestamp nonces, or newer nonces of
+    another process pushing them out): nothing was applied, so each goes again with the
+    account's sequence. The sequence is read once and counted up here: CheckTx takes
+    N+1 only after N (x/auth/ante/sigverify.go), and moves it only for a tx it accepts, so
+    these go one at a time. A sequence the chain refuses names the one it expects (our
+    own earlier txs still in its mempool, or a send whose answer was lost): used once."""
+    if not refused:
+        return
+    node = rt.node()
+    store = rt.store()
+    sequence = node.account(rt.wallet().address).sequence
+    for item in refused:
+        row = item.rows[0]
+        for _ in range(2):
+            signed = lifecycle.sign(rt, item.messages, sequence=sequence,
+                                    number=item.signed.account_number)  # fmt: skip
+            with store.write(durable=True):  # written ahead, as every broadcast is
+                _write_ahead(rt, row, signed, item.good_til_block_time)
+            item.signed, item.started = signed, time.perf_counter()
+            log.info("cancel %s: timestamp nonce refused; sequence %d", row["order_id"], sequence)
+            try:
+                item.answer, item.error = node.broadcast(signed.tx_bytes, signed.tx_hash), None
+            except DydxctlError as exc:
+                item.answer, item.error = None, exc  # unknown: the next one finds out
+                break
+            expected = _expected_sequence(item.answer)
+            if expected is None or expected == sequence:
+                break
+            sequence = expected
+        if item.answer is not None and (item.answer.accepted or item.answer.already_sent):
+            sequence += 1
 
 
 def cancel_rows(
@@ -227,7 +285,8 @@ def cancel_rows(
     waves = [direct[i : i + STATEFUL_WAVE] for i in range(0, len(direct), STATEFUL_WAVE)] or [[]]
     for number, wave in enumerate(waves):
         signed: list[Outgoing] = []
-        with store.write():  # every write-ahead row committed before any broadcast
+        # every write-ahead row committed (fsync'd) before any broadcast
+        with store.write(durable=True):
             for row in wave:
                 try:
                     signed.append(sign_stateful(rt, row))
@@ -235,6 +294,7 @@ def cancel_rows(
                     results.append(failed_row(row, exc, None))
         first = batches if number == 0 else []
         broadcast_together(rt, first + signed)
+        resend_with_sequences(rt, [item for item in signed if nonce_refused(item)])
         with store.write():  # the answers' bookkeeping: one transaction
             for item in first:
                 results += record_batch(rt, item, result_row, failed_row, batch_rejection)

@@ -332,13 +332,16 @@ def _cancel_rejected(
 
 
 def _resolve_gone(
-    rt: Runtime, row: dict[str, Any], answer: BroadcastResult, previous_cancel: str | None
-) -> DydxctlError:
+    rt: Runtime, row: dict[str, Any], answer: BroadcastResult, previous_cancel: str | None,
+    clock: expiry.ChainClock | None = None,
+) -> DydxctlError:  # fmt: skip
     """The chain says the order is not in state: find out why, and write only what the
-    evidence proves (REJECTED needs the place's block result or proof it never lands)."""
+    evidence proves (REJECTED needs the place's block result or proof it never lands).
+    `clock`: one the caller read just before this answer (cancel --all: one for all
+    its rows), else a fresh read."""
     store = rt.store()
     said = f"the chain answered ({answer.codespace}, {answer.code})"
-    clock = expiry.fresh_chain_clock(rt)
+    clock = clock or expiry.fresh_chain_clock(rt)
     if previous_cancel and chain.is_stateful(row["order_flags"]):
         landing = finality.tx_landing(rt, row, previous_cancel, clock)
         if landing.state == "in_block":

@@ -67,6 +67,17 @@ def short_term_cancel_good_til_block(order_gtb: int, latest_height: int) -> int 
     return max(order_gtb, latest_height + 1)
 
 
+def batch_cancel_good_til_block(order_gtbs: list[int], latest_height: int) -> int | None:
+    """One GTB for a MsgBatchCancel (it carries a single good_til_block for all its ids):
+    the highest of its orders' `short_term_cancel_good_til_block`, so it is ≥ every
+    order's GTB (memclob `CancelOrder` removes each) and inside `validateGoodTilBlock`'s
+    window, as each order's GTB already is. None when any of them has expired."""
+    gtbs = [short_term_cancel_good_til_block(gtb, latest_height) for gtb in order_gtbs]
+    if not gtbs or None in gtbs:
+        return None
+    return max(g for g in gtbs if g is not None)
+
+
 # --- Sequences and nonces -----------------------------------------------------------------
 # protocol/x/accountplus/keeper/timestampnonce.go (since v6.0.0): a sequence at or above
 # this cutoff is a unix-ms timestamp nonce, valid within ±30 s of the block time.

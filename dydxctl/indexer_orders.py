@@ -18,6 +18,7 @@ from dydxctl.durations import parse_time
 from dydxctl.errors import BadInput, DydxctlError
 
 if TYPE_CHECKING:
+    from dydxctl.markets import Market
     from dydxctl.runtime import Runtime
 
 log = logs.get("indexer_orders")
@@ -90,10 +91,13 @@ def subaccount_number(
 
 
 def row_from_indexer(
-    rt: Runtime, data: dict[str, Any], *, subaccount: int | None = None, remember: bool = True
-) -> dict[str, Any]:
+    rt: Runtime, data: dict[str, Any], *, subaccount: int | None = None, remember: bool = True,
+    markets: dict[str, Market | None] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Rebuild an order's store row and OrderId from an Indexer order object
-    (remember=False: nothing is written, not even the market cache — dry runs)."""
+    (remember=False: nothing is written, not even the market cache — dry runs).
+    `markets`: the markets already loaded for a listing, filled as it goes (one lookup
+    per market, not per order)."""
     from dydxctl.orders import encode_order_id, make_order_id
 
     if not isinstance(data, dict):
@@ -134,7 +138,7 @@ def row_from_indexer(
     if data.get("postOnly") is True or str(data.get("postOnly")).lower() == "true":
         tif = "POST_ONLY"
     quantums, subticks, trigger_subticks = _raw_units(
-        rt, ticker, size, price, trigger, remember=remember
+        rt, ticker, size, price, trigger, remember=remember, markets=markets
     )
     return {
         "order_id": order_uuid,
@@ -171,9 +175,11 @@ def rows_from_listing(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows for each order of a /v4/orders listing, and one warning per object skipped."""
     rows, skipped = [], []
+    markets: dict[str, Market | None] = {}
     for data in listing:
         try:
-            rows.append(row_from_indexer(rt, data, subaccount=subaccount, remember=remember))
+            rows.append(row_from_indexer(rt, data, subaccount=subaccount, remember=remember,
+                                         markets=markets))  # fmt: skip
         except (MalformedOrder, BadInput) as exc:
             text = exc.message if isinstance(exc, DydxctlError) else str(exc)
             order_id = data.get("id") if isinstance(data, dict) else None
@@ -194,14 +200,21 @@ def _ticker_of(rt: Runtime, clob_pair_id: int) -> str:
 
 def _raw_units(
     rt: Runtime, ticker: str, size: Decimal, price: Decimal, trigger: Decimal | None,
-    *, remember: bool = True,
+    *, remember: bool = True, markets: dict[str, Market | None] | None = None,
 ) -> tuple[int, int, int | None]:  # fmt: skip
     """Quantums/subticks for display: today's scale, no grid check (a cancel needs none)."""
     from dydxctl.lifecycle import load_market
 
-    try:
-        market = load_market(rt, ticker, store=rt.store() if remember else None)
-    except DydxctlError:
+    if markets is not None and ticker in markets:
+        market = markets[ticker]
+    else:
+        try:
+            market = load_market(rt, ticker, store=rt.store() if remember else None)
+        except DydxctlError:
+            market = None
+        if markets is not None:
+            markets[ticker] = market
+    if market is None:
         return 0, 0, None
     size_scale = Decimal(10) ** -market.atomic_resolution
     price_scale = market.price_from_subticks(1)  # price of one subtick
