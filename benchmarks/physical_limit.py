@@ -22,6 +22,7 @@ from typing import Any
 from benchmarks.common import BENCH_MNEMONIC, official_python, runtime_for, temp_db
 from benchmarks.emulator_process import EmulatorProcess as Emulator
 from dydxctl import lifecycle
+from dydxctl.cancel_all import cancel_all as _cancel_all  # imported up front, as a bot does
 from dydxctl.orders import OrderRequest, decode_order_id
 from dydxctl.runtime import Runtime
 
@@ -177,9 +178,7 @@ def _cancel_all_round(
 
 
 def lifecycle_cancel_all(rt: Runtime, subaccount: int) -> dict[str, Any]:
-    from dydxctl.cancel_all import cancel_all
-
-    return cancel_all(rt, market=None, subaccount=subaccount)
+    return _cancel_all(rt, market=None, subaccount=subaccount)
 
 
 def run(

@@ -133,8 +133,8 @@ def record_batch(
     with store.write():  # one transaction for the whole batch's bookkeeping
         for r in item.rows:
             if accepted:
-                lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel")
-                store.update_fields(r["order_id"], cancel_good_til_block=item.good_til_block)
+                lifecycle.settle(store, r, "CANCEL_PENDING", answer.tx_hash, "batch cancel",
+                                 cancel_good_til_block=item.good_til_block)  # fmt: skip
                 results.append(result_row(r, "CANCEL_PENDING", answer.tx_hash, ""))
             else:
                 rejection = batch_rejection(r, answer) if batch_rejection else answer.rejection()

@@ -236,10 +236,12 @@ def _judge_stateful(
 
 
 def settle(
-    store: Store, row: dict[str, Any], status: str, tx_hash: str | None, detail: str
-) -> dict[str, Any]:
+    store: Store, row: dict[str, Any], status: str, tx_hash: str | None, detail: str,
+    **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
     """Move a row to `status` when the status machine allows it; otherwise leave it.
-    Moving to its own status records the evidence as an event (e.g. "in a block")."""
+    Moving to its own status records the evidence as an event (e.g. "in a block").
+    `extra`: more columns written with the move (not when it is refused)."""
     from dydxctl.errors import InternalError, OrderNotFound
     from dydxctl.store import TRANSITIONS
 
@@ -248,7 +250,7 @@ def settle(
         return row
     if status not in TRANSITIONS[current["status"]] and status != current["status"]:
         return current
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = dict(extra)
     if status == "CANCEL_PENDING" and tx_hash:
         fields["cancel_tx_hash"] = tx_hash
     try:

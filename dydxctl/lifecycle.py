@@ -313,9 +313,10 @@ def cancel(rt: Runtime, key: str, **options: Any) -> CancelResult:
 
 
 def settle(
-    store: Store, row: dict[str, Any], status: str, tx_hash: str | None, detail: str
-) -> dict[str, Any]:
-    return finality.settle(store, row, status, tx_hash, detail)
+    store: Store, row: dict[str, Any], status: str, tx_hash: str | None, detail: str,
+    **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    return finality.settle(store, row, status, tx_hash, detail, **extra)
 
 
 def mark_expired(store: Store, row: dict[str, Any], detail: str) -> None:

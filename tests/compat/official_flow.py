@@ -81,6 +81,14 @@ async def run(grpc_target: str, indexer_url: str, cycles: int) -> dict:
             height = await node.latest_block_height()
             cancelled = await node.cancel_order(wallet, order_id, good_til_block=height + 10)
         done = time.perf_counter()
+        if stateful:
+            # Its SequenceManager reads the sequence before every send (node/client.py
+            # SequenceManager.before_send), from the last committed block: the next stateful
+            # send would reuse this cancel's sequence (sdk 32) until its block, so wait for
+            # it here, outside the timed cycle.
+            cancelled_height = await node.latest_block_height()
+            while await node.latest_block_height() <= cancelled_height:
+                await asyncio.sleep(0.05)
         cycles_out.append(
             {
                 "kind": "long-term" if stateful else "short-term",
