@@ -88,3 +88,20 @@ def test_batch_cancel_good_til_block_rule() -> None:
     assert chain.batch_cancel_good_til_block([120], 119) == 120  # ≥ latest + 1
     assert chain.batch_cancel_good_til_block([120, 100], 100) is None  # one has expired
     assert chain.batch_cancel_good_til_block([], 100) is None
+
+
+def test_the_emulator_serves_a_whole_fan_out_at_once(emulator) -> None:  # type: ignore[no-untyped-def]
+    """A node serves every call at once: 40 calls in flight together take one injected
+    latency, not two (16 server threads made the 17th wait for a free one)."""
+    import grpc
+    from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2, query_pb2_grpc
+
+    emulator.latency_ms = 1000
+    with grpc.insecure_channel(emulator.grpc_target) as channel:
+        stub = query_pb2_grpc.ServiceStub(channel)
+        started = time.perf_counter()
+        futures = [stub.GetLatestBlock.future(query_pb2.GetLatestBlockRequest(), timeout=30)
+                   for _ in range(40)]  # fmt: skip
+        assert all(f.result().sdk_block.header.height >= 0 for f in futures)
+        elapsed = time.perf_counter() - started
+    assert 1.0 <= elapsed < 2.0, elapsed

@@ -27,6 +27,7 @@ from dydxctl.emulator.state import CHAIN_ID, ChainState
 from dydxctl.emulator.ws_api import SocksServer
 
 LOOPBACK = "127.0.0.1"
+GRPC_WORKERS = 128  # concurrent gRPC calls served (cancel --all sends dozens together)
 
 
 class Emulator:
@@ -75,7 +76,9 @@ class Emulator:
 
     # --- lifecycle ---
     def start(self) -> Emulator:
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        # A node serves every call at once (grpc-go: a goroutine per stream); 16 workers made
+        # a 17th concurrent call wait a whole injected latency for a free thread.
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS))
         add_services(self._grpc, self)
         services = ServiceRegistry()  # the same servicers again, for JSON-RPC to call in-process
         add_services(services, InProcessEmulator(self))  # type: ignore[arg-type]
