@@ -61,18 +61,22 @@ class Outgoing:
     started: float = 0.0
 
 
-def broadcast_together(rt: Runtime, outgoing: list[Outgoing]) -> None:
-    """Send every tx at once (node.broadcast_many); each gets its answer or its error."""
+def send_together(rt: Runtime, outgoing: list[Outgoing]) -> Iterator[Outgoing]:
+    """Send every tx at once (node.broadcast_as_answered); yield each as its answer (or
+    error) arrives, so its bookkeeping overlaps the node's checking of the others."""
     if not outgoing:
         return
     started = time.perf_counter()
-    answers = rt.node().broadcast_many([(o.signed.tx_bytes, o.signed.tx_hash) for o in outgoing])
-    for item, answer in zip(outgoing, answers, strict=True):
+    for item in outgoing:
         item.started = started
+    txs = [(o.signed.tx_bytes, o.signed.tx_hash) for o in outgoing]
+    for index, answer in rt.node().broadcast_as_answered(txs):
+        item = outgoing[index]
         if isinstance(answer, DydxctlError):
             item.error = answer
         else:
             item.answer = answer
+        yield item
 
 
 # --- short-term: MsgBatchCancel ------------------------------------------------------------
@@ -292,14 +296,19 @@ def cancel_rows(
                     signed.append(sign_stateful(rt, row))
                 except DydxctlError as exc:
                     results.append(failed_row(row, exc, None))
-        first = batches if number == 0 else []
-        broadcast_together(rt, first + signed)
+        outgoing = (batches if number == 0 else []) + signed
+        recorded: dict[int, list[dict[str, Any]]] = {}
+        for item in send_together(rt, outgoing):
+            if item.good_til_block is not None:  # a batch's 100 rows: recorded at once, in
+                with store.write():  # one transaction, while the node checks the others
+                    recorded[id(item)] = record_batch(rt, item, result_row, failed_row,
+                                                      batch_rejection)  # fmt: skip
         resend_with_sequences(rt, [item for item in signed if nonce_refused(item)])
-        with store.write():  # the answers' bookkeeping: one transaction
-            for item in first:
-                results += record_batch(rt, item, result_row, failed_row, batch_rejection)
+        with store.write():  # the stateful answers' bookkeeping: one transaction
             for item in signed:
-                results.append(record_stateful(rt, item, result_row, failed_row))
+                recorded[id(item)] = [record_stateful(rt, item, result_row, failed_row)]
+        for item in outgoing:  # results in the order the txs were signed
+            results += recorded[id(item)]
     for row in one_by_one:
         try:
             outcome = lifecycle.cancel(rt, row["order_id"])

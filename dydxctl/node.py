@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -292,28 +292,40 @@ class NodeClient:
     def broadcast_many(self, txs: list[tuple[bytes, str]]) -> list[BroadcastResult | Unreachable]:
         """BroadcastTx for every (tx_bytes, tx_hash) at once: gRPC futures on the one
         channel, so N independent txs cost one round trip, not N. Never retried."""
+        answers: list[BroadcastResult | Unreachable] = [Unreachable("No answer.", "")] * len(txs)
+        for index, answer in self.broadcast_as_answered(txs):
+            answers[index] = answer
+        return answers
+
+    def broadcast_as_answered(
+        self, txs: list[tuple[bytes, str]]
+    ) -> Iterator[tuple[int, BroadcastResult | Unreachable]]:
+        """broadcast_many, each answer yielded (with its index) as soon as it arrives, so
+        the caller records one while the node still checks the others. Never retried."""
+        import queue
+
         import grpc
         from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
 
         mode = BroadcastMode.BROADCAST_MODE_SYNC
         stub = self._stub("tx")
-        futures = [
-            stub.BroadcastTx.future(
+        answered: queue.SimpleQueue[int] = queue.SimpleQueue()
+        futures = []
+        for index, (tx_bytes, _) in enumerate(txs):
+            future = stub.BroadcastTx.future(
                 BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s
             )
-            for tx_bytes, _ in txs
-        ]
-        answers: list[BroadcastResult | Unreachable] = []
-        for future, (_, tx_hash) in zip(futures, txs, strict=True):
+            future.add_done_callback(lambda _f, i=index: answered.put(i))
+            futures.append(future)
+        for _ in txs:
+            index = answered.get()
             try:
-                r = future.result().tx_response
+                r = futures[index].result().tx_response
             except grpc.RpcError as exc:
-                answers.append(self._unreachable("BroadcastTx", exc))
+                yield index, self._unreachable("BroadcastTx", exc)
                 continue
-            answers.append(
-                BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
-            )
-        return answers
+            tx_hash = txs[index][1]
+            yield index, BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
 
     def simulate_gas(self, tx_bytes: bytes) -> int | None:
         """The gas a tx used in simulation, or None when the node would not simulate it."""
