@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "physical_limit": lambda: physical_limit.run(
             rounds=1 if quick else 10,
             sustain_s=2 if quick else 60,
-            cancel_all_rounds=1 if quick else 2,
+            cancel_all_rounds=1 if quick else 4,
             cancel_all_sizes=(20, 4) if quick else (200, 20),
         ),
         "latency": lambda: latency.run(
