@@ -290,7 +290,7 @@ def cancel_rows(
     for number, wave in enumerate(waves):
         signed: list[Outgoing] = []
         # every write-ahead row committed (fsync'd) before any broadcast
-        with store.write(durable=True):
+        with store.write(durable=True) if wave else contextlib.nullcontext():
             for row in wave:
                 try:
                     signed.append(sign_stateful(rt, row))
