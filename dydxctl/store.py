@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import statistics
 import time
@@ -150,6 +151,7 @@ MIGRATION_SET = "dydxctl"
 # Every migration of the set, in order (the functions are registered in migrations()).
 MIGRATION_NAMES = (
     "m001_initial", "m002_chain_scoped_keys", "m003_trading_keys", "m004_chain_clock_cache",
+    "m005_event_order_seq",
 )  # fmt: skip
 
 if TYPE_CHECKING:
@@ -241,13 +243,55 @@ def m004_chain_clock_cache(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+def m005_event_order_seq(db: sqlite_utils.Database) -> None:
+    """Events refer to their order by orders.seq (insertion order) instead of the UUID, so
+    that a prune batch's events are neighbours in their index (see schema.sql). Numbers
+    the existing orders in rowid order; an old-shape order_events (foreign key on the
+    UUID) is rebuilt, as SQLite cannot change a foreign key in place. A store created by
+    m001 from the current schema.sql has the shape already; m002 leaves the numbers NULL."""
+    if "seq" not in {row[1] for row in db.execute("PRAGMA table_info(orders)")}:
+        db.execute("ALTER TABLE orders ADD COLUMN seq INTEGER")
+    db.execute(
+        "UPDATE orders SET seq = rowid + (SELECT coalesce(max(seq), 0) FROM orders)"
+        " WHERE seq IS NULL"
+    )
+    events_sql = [s for s in _statements(schema_sql()) if _EVENTS_DDL.search(s)]
+    for statement in _statements(schema_sql()):
+        if "orders_by_seq" in statement:
+            db.execute(statement)
+    if "order_seq" in {row[1] for row in db.execute("PRAGMA table_info(order_events)")}:
+        db.execute(
+            "UPDATE order_events SET order_seq = (SELECT seq FROM orders AS o WHERE"
+            " o.order_id = order_events.order_id AND o.chain_id = order_events.chain_id)"
+            " WHERE order_seq IS NULL"
+        )
+        return
+    db.execute("ALTER TABLE order_events RENAME TO m005_old_order_events")
+    for statement in events_sql:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO order_events (id, order_id, chain_id, order_seq, at, from_status,"
+        " to_status, tx_hash, detail) SELECT e.id, e.order_id, e.chain_id, o.seq, e.at,"
+        " e.from_status, e.to_status, e.tx_hash, e.detail FROM m005_old_order_events AS e"
+        " LEFT JOIN orders AS o ON o.order_id = e.order_id AND o.chain_id = e.chain_id"
+    )
+    db.execute("DROP TABLE m005_old_order_events")
+
+
+_EVENTS_DDL = re.compile(r"(TABLE IF NOT EXISTS|\bON) order_events\b")
+MIGRATION_STEPS = (
+    m001_initial, m002_chain_scoped_keys, m003_trading_keys, m004_chain_clock_cache,
+    m005_event_order_seq,
+)  # fmt: skip
+
+
 def migrations() -> Migrations:
     """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
     and an up-to-date store (nearly every open) is checked with one plain query instead."""
     from sqlite_utils.migrations import Migrations
 
     steps = Migrations(MIGRATION_SET)
-    for fn in (m001_initial, m002_chain_scoped_keys, m003_trading_keys, m004_chain_clock_cache):
+    for fn in MIGRATION_STEPS:
         steps(name=fn.__name__)(fn)
     assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
     return steps
@@ -299,6 +343,9 @@ class Store:
     # How long one prune transaction should last (a backend without a global write lock,
     # like PostgreSQL, can afford longer ones).
     prune_tx_target_s = PRUNE_TX_TARGET_S
+    # orders.seq of a new row: the next number, taken under the write lock (PostgreSQL:
+    # its identity column's default).
+    _next_seq = "(SELECT coalesce(max(seq), 0) + 1 FROM orders)"
 
     def __init__(self, conn: sqlite3.Connection, path: Path, chain_id: str | None = None) -> None:
         self.conn = conn
@@ -536,7 +583,7 @@ class Store:
         with self.write(durable=durable):
             try:
                 self._execute(
-                    f"INSERT INTO orders ({columns}) VALUES ({marks})",
+                    f"INSERT INTO orders ({columns}, seq) VALUES ({marks}, {self._next_seq})",
                     [record[c] for c in ORDER_COLUMNS],
                 )
             except sqlite3.IntegrityError as exc:
@@ -621,9 +668,13 @@ class Store:
         tx_hash: str | None, detail: str,
     ) -> None:  # fmt: skip
         self._execute(
-            "INSERT INTO order_events (order_id, chain_id, at, from_status, to_status, tx_hash,"
-            " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (order_id, chain_id, now_iso(), from_status, to_status, tx_hash, detail or None),
+            "INSERT INTO order_events (order_id, chain_id, order_seq, at, from_status,"
+            " to_status, tx_hash, detail) VALUES (?, ?, (SELECT seq FROM orders WHERE"
+            " order_id = ? AND chain_id = ?), ?, ?, ?, ?, ?)",
+            (
+                order_id, chain_id, order_id, chain_id, now_iso(), from_status, to_status,
+                tx_hash, detail or None,
+            ),
         )
 
     def get(self, order_id: str, *, chain_id: str | None = None) -> dict[str, Any] | None:
@@ -721,7 +772,8 @@ class Store:
             chain = row["chain_id"] if row else ""
         return self._query(
             "SELECT at, from_status, to_status, tx_hash, detail FROM order_events"
-            " WHERE order_id = ? AND chain_id = ? ORDER BY id",
+            " WHERE order_seq = (SELECT seq FROM orders WHERE order_id = ? AND chain_id = ?)"
+            " ORDER BY id",
             (order_id, chain),
         )
 
@@ -855,9 +907,8 @@ class Store:
             "time": now_unix - PRUNE_MARGIN_SECONDS,
             "cutoff": cutoff,
         }
-        planned = self._prune_counts(params)
         if dry_run:
-            return planned
+            return self._prune_counts(params)
         plans: list[tuple[str, str, dict[str, Any]]] = []
         if height is not None:
             plans.append(("short", SQL_PRUNE_SHORT_TERM, params))
@@ -895,8 +946,12 @@ class Store:
         run between batches (outside any transaction)."""
         autocheckpoint = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        secure = self.conn.execute("PRAGMA secure_delete").fetchone()[0]
         self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         self.conn.execute(f"PRAGMA cache_size = -{PRUNE_CACHE_KIB}")
+        # Builds with SECURE_DELETE (Debian's) zero every freed page, writing it to the WAL
+        # once more; FAST still zeroes deleted rows on the pages written anyway.
+        self.conn.execute("PRAGMA secure_delete = FAST")
         last = time.perf_counter()
 
         def between_batches() -> None:
@@ -911,6 +966,7 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
                 self.conn.execute(f"PRAGMA cache_size = {int(cache)}")
+                self.conn.execute(f"PRAGMA secure_delete = {('OFF', 'ON', 'FAST')[secure]}")
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _prune_batch(self, select_sql: str, params: dict[str, Any]) -> int:
