@@ -167,6 +167,9 @@ class PgStore(Store):
     def _migrate(self) -> None:
         """Apply the missing migrations in one transaction, one host at a time."""
         with self.conn.transaction():
+            # Upgrading a large store takes longer than a statement may (m002 numbers 1M
+            # orders in about a minute); a host starting meanwhile waits for the lock.
+            self.conn.execute("SET LOCAL statement_timeout = 0")
             self.conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
                 (LOCK_SPACE_MIGRATIONS,),
