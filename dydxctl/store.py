@@ -1,5 +1,7 @@
-"""The SQLite order-metadata store: the repository API (schema and migrations:
-store_migrations.py; statuses and hot SQL: store_sql.py; pruning: store_prune.py).
+"""The SQLite order-metadata store: the repository API. By job, elsewhere: schema and
+migrations (store_migrations.py), statuses and hot SQL (store_sql.py), pruning
+(store_prune.py), cancel metrics (store_metrics.py), caches (store_caches.py), errors
+(store_errors.py); every name is importable from here.
 
 Why SQLite with WAL and BEGIN IMMEDIATE: several dydxctl processes (a bot, a shell, cron's
 prune) share one file; WAL lets readers run beside a writer, and taking the write lock at
@@ -16,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import statistics
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,6 +29,9 @@ from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFoun
 
 # The schema and migrations, the SQL and the prune live in modules of their own; every
 # name is importable from here as before.
+from dydxctl.store_caches import CachesMixin
+from dydxctl.store_errors import BUSY_TIMEOUT_MS, _store_error, recorded_after_broadcast
+from dydxctl.store_metrics import CancelMetricsMixin
 from dydxctl.store_migrations import (
     _EVENTS_DDL,
     MIGRATION_NAMES,
@@ -126,7 +130,6 @@ __all__ = [
 ]
 
 log = logs.get("store")
-BUSY_TIMEOUT_MS = 10_000
 # A writer waiting for the lock retries this often (SQLite's own busy handler backs off to
 # 100 ms sleeps, which lets a prune that re-takes the lock at once starve it).
 WRITE_LOCK_POLL_S = 0.001
@@ -141,7 +144,7 @@ def _create_owner_only(path: Path) -> None:
         os.close(fd)
 
 
-class Store(PruneMixin):
+class Store(PruneMixin, CancelMetricsMixin, CachesMixin):
     """The repository over one SQLite file. Not thread-safe: one per thread or process.
 
     chain_id is the scope: with it, every lookup, listing, change and prune sees that
@@ -618,185 +621,9 @@ class Store(PruneMixin):
         finally:
             fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, offset)
 
-    # --- cancel attempts and metrics ---
-    def record_cancel_attempt(
-        self,
-        order_id: str,
-        *,
-        market: str | None,
-        success: bool,
-        latency_ms: float,
-        kind: str | None = None,
-        codespace: str | None = None,
-        code: int | None = None,
-        tx_hash: str | None = None,
-        detail: str = "",
-        chain_id: str | None = None,
-    ) -> None:
-        with self.write():
-            self._execute(
-                "INSERT INTO cancel_attempts (order_id, chain_id, market, at, outcome, kind,"
-                " codespace, code, latency_ms, tx_hash, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    order_id, self._scope(chain_id), market, now_iso(),
-                    "success" if success else "failure", kind, codespace, code, latency_ms,
-                    tx_hash, detail or None,
-                ),
-            )  # fmt: skip
-
-    def cancel_metrics(self, *, chain_id: str | None = None) -> dict[str, Any]:
-        """Attempts, successes, failures by kind, success rate and latency p50/p95, per
-        market: of the store's chain (or chain_id), like every other read; an unscoped
-        store (tools, tests) sees every chain's."""
-        chain = self._scope(chain_id)
-        sql = "SELECT market, outcome, kind, latency_ms FROM cancel_attempts"
-        rows = self._query(f"{sql} WHERE chain_id = ?", (chain,)) if chain else self._query(sql)
-
-        def summarize(subset: list[dict[str, Any]]) -> dict[str, Any]:
-            attempts = len(subset)
-            successes = sum(1 for r in subset if r["outcome"] == "success")
-            failures: dict[str, int] = {}
-            for r in subset:
-                if r["outcome"] == "failure":
-                    failures[r["kind"] or "unknown"] = failures.get(r["kind"] or "unknown", 0) + 1
-            latencies = sorted(r["latency_ms"] for r in subset)
-            return {
-                "attempts": attempts,
-                "successes": successes,
-                "failures": attempts - successes,
-                "failures_by_kind": dict(sorted(failures.items())),
-                "success_rate": (successes / attempts) if attempts else None,
-                "latency_ms_p50": _percentile(latencies, 50),
-                "latency_ms_p95": _percentile(latencies, 95),
-            }
-
-        markets = sorted({r["market"] or "?" for r in rows})
-        return {
-            **summarize(rows),
-            "by_market": {
-                m: summarize([r for r in rows if (r["market"] or "?") == m]) for m in markets
-            },
-        }
-
     def count(self, chain_id: str | None = None) -> int:
         """Orders of the store's chain (or chain_id); of every chain when unscoped."""
         chain = self._scope(chain_id)
         if chain is None:
             return self._query("SELECT count(*) AS n FROM orders")[0]["n"]
         return self._query("SELECT count(*) AS n FROM orders WHERE chain_id = ?", (chain,))[0]["n"]
-
-    # --- caches ---
-    def cached_market(
-        self, chain_id: str, ticker: str, max_age_s: float, now: float
-    ) -> dict | None:
-        rows = self._query(
-            "SELECT * FROM market_cache WHERE chain_id = ? AND ticker = ? AND fetched_at >= ?",
-            (chain_id, ticker, now - max_age_s),
-        )
-        return rows[0] if rows else None
-
-    def cache_markets(self, chain_id: str, markets: list[Mapping[str, Any]], now: float) -> None:
-        with self.write():
-            for m in markets:
-                self._execute(
-                    "INSERT OR REPLACE INTO market_cache (chain_id, ticker, clob_pair_id,"
-                    " atomic_resolution, quantum_conversion_exponent, step_base_quantums,"
-                    " subticks_per_tick, oracle_price, status, fetched_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        chain_id, m["ticker"], m["clob_pair_id"], m["atomic_resolution"],
-                        m["quantum_conversion_exponent"], m["step_base_quantums"],
-                        m["subticks_per_tick"], m.get("oracle_price"), m.get("status"), now,
-                    ),
-                )  # fmt: skip
-
-    def cached_account_number(self, chain_id: str, address: str) -> int | None:
-        rows = self._query(
-            "SELECT account_number FROM account_cache WHERE chain_id = ? AND address = ?",
-            (chain_id, address),
-        )
-        return rows[0]["account_number"] if rows else None
-
-    def cache_account_number(self, chain_id: str, address: str, number: int, now: float) -> None:
-        with self.write():
-            self._execute(
-                "INSERT OR REPLACE INTO account_cache (chain_id, address, account_number,"
-                " fetched_at) VALUES (?, ?, ?, ?)",
-                (chain_id, address, number, now),
-            )
-
-    def cached_chain_clock(self, chain_id: str, grpc: str) -> dict | None:
-        """The last observed block of this chain via this node (height_estimate.py)."""
-        row = self.conn.execute(
-            "SELECT height, time_ms, observed_mono, boot_id, block_ms FROM"
-            " chain_clock_cache WHERE chain_id = ? AND grpc = ?", (chain_id, grpc)
-        ).fetchone()  # fmt: skip
-        names = ("height", "time_ms", "observed_mono", "boot_id", "block_ms")
-        return dict(zip(names, row, strict=True)) if row else None
-
-    def cache_chain_clock(self, chain_id: str, grpc: str, **fields: Any) -> None:
-        with self.write():
-            self._execute(
-                "INSERT OR REPLACE INTO chain_clock_cache (chain_id, grpc, height, time_ms,"
-                " observed_mono, boot_id, block_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    chain_id, grpc, fields["height"], fields["time_ms"], fields["observed_mono"],
-                    fields["boot_id"], fields["block_ms"],
-                ),
-            )  # fmt: skip
-
-
-@contextlib.contextmanager
-def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool | None) -> Iterator[None]:
-    """After a broadcast, a store error must not say "try again": the order may rest on
-    the book already, and placing it again makes a second one. Same exit code (8).
-    accepted None: the broadcast's outcome is unknown."""
-    try:
-        yield
-    except StoreError as exc:
-        if accepted is None:
-            state = "its outcome is unknown: it may be on the chain"
-            hint = "Do NOT place it again. `dydxctl sync` finds out and records it."
-        elif accepted:
-            state = "accepted: it is on the chain"
-            hint = "Do NOT place it again. `dydxctl sync` records it once the store is free."
-        else:
-            state = "rejected by the node"
-            hint = "`dydxctl sync` records the rejection once the store is free."
-        raise StoreError(
-            f"Order {order_id} was broadcast and {state} (tx {tx_hash}), but the store "
-            f"could not record that: {exc.message}",
-            hint,
-            order_id=order_id,
-            tx_hash=tx_hash,
-        ) from exc
-
-
-def _percentile(sorted_values: list[float], pct: int) -> float | None:
-    """Nearest-rank-interpolated percentile (statistics.quantiles) of sorted values."""
-    if not sorted_values:
-        return None
-    if len(sorted_values) == 1:
-        return float(sorted_values[0])
-    cuts = statistics.quantiles(sorted_values, n=100, method="inclusive")
-    return round(cuts[pct - 1], 3)
-
-
-def _store_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return StoreError(
-            f"The store {path} stayed locked for more than {BUSY_TIMEOUT_MS // 1000} s.",
-            "Another dydxctl is writing to it; try again, or check for a stuck process.",
-        )
-    if "readonly" in text or "read-only" in text:
-        return StoreError(
-            f"The store {path} is read-only.", "Fix the file's permissions or pass another --db."
-        )
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(
-            f"{path} is not a dydxctl store, or it is corrupt ({text}). It was left untouched.",
-            "Pass another --db, or restore the file from a backup.",
-        )
-    return StoreError(f"Store error on {path}: {text}.", "Pass another --db, or run with --debug.")
