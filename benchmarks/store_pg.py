@@ -142,8 +142,8 @@ def at_scale(rows: int) -> dict[str, Any]:
                       "stamp": now_iso()}  # fmt: skip
             conn.execute(GENERATE, params)
             conn.execute(
-                "INSERT INTO order_events (chain_id, order_id, at, to_status)"
-                " SELECT chain_id, order_id, created_at, status FROM orders"
+                "INSERT INTO order_events (chain_id, order_id, order_seq, at, to_status)"
+                " SELECT chain_id, order_id, seq, created_at, status FROM orders"
             )
             conn.execute("VACUUM ANALYZE orders")
             conn.execute("VACUUM ANALYZE order_events")

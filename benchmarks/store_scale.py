@@ -37,12 +37,13 @@ with Store.open(path, chain_id="bench") as s:
                        price="50000", good_til_block=height + 10 if live else height - 1000,
                        client_metadata=0, status="OPEN", source="place", created_at=stamp,
                        updated_at=stamp)
-            rows.append([rec[c] for c in ORDER_COLUMNS])
-            events.append((oid, "bench", stamp, None, "OPEN", None, None))
+            rows.append([*(rec[c] for c in ORDER_COLUMNS), i + 1])  # seq, as insert_order
+            events.append((oid, "bench", i + 1, stamp, None, "OPEN", None, None))
         with s.write():
-            s.conn.executemany(f"INSERT INTO orders ({cols}) VALUES ({marks})", rows)
-            s.conn.executemany("INSERT INTO order_events (order_id, chain_id, at, from_status,"
-                               " to_status, tx_hash, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+            s.conn.executemany(f"INSERT INTO orders ({cols}, seq) VALUES ({marks}, ?)", rows)
+            s.conn.executemany("INSERT INTO order_events (order_id, chain_id, order_seq, at,"
+                               " from_status, to_status, tx_hash, detail)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
 """
 
 # A cancel's write in another process, every 20 ms while the prune runs: how long each

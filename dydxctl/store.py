@@ -1,4 +1,7 @@
-"""The SQLite order-metadata store: schema, migrations and the repository API.
+"""The SQLite order-metadata store: the repository API. By job, elsewhere: schema and
+migrations (store_migrations.py), statuses and hot SQL (store_sql.py), pruning
+(store_prune.py), cancel metrics (store_metrics.py), caches (store_caches.py), errors
+(store_errors.py); every name is importable from here.
 
 Why SQLite with WAL and BEGIN IMMEDIATE: several dydxctl processes (a bot, a shell, cron's
 prune) share one file; WAL lets readers run beside a writer, and taking the write lock at
@@ -15,269 +18,121 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from importlib import resources
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dydxctl import logs
 from dydxctl.chain import CLIENT_ID_MAX
-from dydxctl.durations import iso_ms
 from dydxctl.errors import BadInput, DuplicateOrder, InternalError, OrderNotFound, StoreError
 
-log = logs.get("store")
-BUSY_TIMEOUT_MS = 10_000
-# A writer waiting for the lock retries this often (SQLite's own busy handler backs off to
-# 100 ms sleeps, which lets a prune that re-takes the lock at once starve it).
-WRITE_LOCK_POLL_S = 0.001
-PRUNE_BATCH_SIZE = 5_000
-# Each prune transaction is sized to last about this long, and the prune then pauses this
-# long with the lock released, so a place or cancel never waits more than a fraction of a
-# second for the store, whatever the prune's size.
-PRUNE_TX_TARGET_S = 0.1
-PRUNE_YIELD_S = 0.005
-# A big prune dirties index pages keyed by the order UUID all over the file, so every batch
-# rewrites many of the same pages. Automatic WAL checkpoints after each batch made that
-# cost quadratic (1M rows: 423 s); during a prune the WAL is checkpointed (PASSIVE: never
-# blocking a writer) only every PRUNE_CHECKPOINT_S, with a bigger page cache.
-PRUNE_CHECKPOINT_S = 2.0
-PRUNE_CACHE_KIB = 65_536
-PRUNE_MIN_BATCH = 100
-# Rows are pruned only once their good-til has passed by this much, so that a node a few
-# blocks behind, or a wall clock a little fast, can never delete a live order's metadata.
-PRUNE_MARGIN_BLOCKS = 5
-PRUNE_MARGIN_SECONDS = 120
-
-STATUSES = (
-    "PENDING", "OPEN", "UNTRIGGERED", "REJECTED", "UNKNOWN",
-    "CANCEL_PENDING", "CANCELED", "FILLED", "EXPIRED",
-)  # fmt: skip
-FINAL_STATUSES = frozenset({"REJECTED", "CANCELED", "FILLED", "EXPIRED"})
-# Orders that may rest on the book: what `cancel --all` and `sync` look at.
-LIVE_STATUSES = frozenset({"PENDING", "UNKNOWN", "OPEN", "UNTRIGGERED", "CANCEL_PENDING"})
-
-_SETTLED = {"CANCELED", "FILLED", "EXPIRED"}
-# The status machine. A broadcast with an unknown outcome (UNKNOWN) and a best-effort cancel
-# (CANCEL_PENDING) can each turn out either way, so they may go back to OPEN/UNTRIGGERED.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "PENDING": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "UNKNOWN", *_SETTLED}),
-    "UNKNOWN": frozenset({"OPEN", "UNTRIGGERED", "REJECTED", "CANCEL_PENDING", *_SETTLED}),
-    # OPEN/UNTRIGGERED → REJECTED: a stateful place accepted by CheckTx that failed in its
-    # block (GetTx shows the code) or can never be included was never on the book.
-    "OPEN": frozenset({"CANCEL_PENDING", "REJECTED", *_SETTLED}),
-    "UNTRIGGERED": frozenset({"OPEN", "CANCEL_PENDING", "REJECTED", *_SETTLED}),
-    "CANCEL_PENDING": frozenset({"OPEN", "UNTRIGGERED", *_SETTLED}),
-    "REJECTED": frozenset(),
-    "CANCELED": frozenset(),
-    "FILLED": frozenset(),
-    "EXPIRED": frozenset(),
-}
-
-ORDER_COLUMNS = (
-    "order_id", "chain_id", "address", "subaccount_number", "client_id", "clob_pair_id",
-    "order_flags", "order_id_proto", "market", "side", "type", "time_in_force", "reduce_only",
-    "quantums", "subticks", "size", "price", "good_til_block", "good_til_block_time",
-    "trigger_subticks", "trigger_price", "client_metadata", "status", "source",
-    "place_tx_hash", "cancel_tx_hash", "cancel_good_til_block", "cancel_good_til_block_time",
-    "created_at", "updated_at", "last_error", "signer_address", "authenticator_id",
-)  # fmt: skip
-_UPDATABLE = frozenset(ORDER_COLUMNS) - {
-    "order_id", "chain_id", "address", "subaccount_number", "client_id", "clob_pair_id",
-    "order_flags", "order_id_proto", "status", "created_at", "updated_at",
-}  # fmt: skip
-
-SQL_GET_BY_ID = "SELECT * FROM orders WHERE order_id = ? AND chain_id = ?"
-
-
-def order_listing_sql(
-    *,
-    chain_id: str | None,
-    status: str | None = None,
-    statuses: frozenset[str] | None = None,
-    market: str | None = None,
-    address: str | None = None,
-    limit: int | None = None,
-) -> tuple[str, list[Any]]:
-    """The query behind `orders`, `sync` and `cancel --all` (tests EXPLAIN this very SQL)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if chain_id:
-        clauses.append("chain_id = ?")
-        params.append(chain_id)
-    if status:
-        if status not in STATUSES:
-            raise BadInput(f"Unknown status '{status}'.", f"Use one of: {', '.join(STATUSES)}.")
-        clauses.append("status = ?")
-        params.append(status)
-    if statuses:
-        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
-        params.extend(sorted(statuses))
-    for column, value in (("market", market), ("address", address)):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT * FROM orders{where} ORDER BY created_at DESC, rowid DESC"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return sql, params
-
-
-# The prune conditions, with named parameters; :chain is the store's chain.
-_PRUNE_SHORT = "chain_id = :chain AND good_til_block IS NOT NULL AND good_til_block < :height"
-_PRUNE_STATEFUL = (
-    "chain_id = :chain AND good_til_block_time IS NOT NULL AND good_til_block_time < :time"
+# The schema and migrations, the SQL and the prune live in modules of their own; every
+# name is importable from here as before.
+from dydxctl.store_caches import CachesMixin
+from dydxctl.store_errors import BUSY_TIMEOUT_MS, _store_error, recorded_after_broadcast
+from dydxctl.store_metrics import CancelMetricsMixin
+from dydxctl.store_migrations import (
+    _EVENTS_DDL,
+    MIGRATION_NAMES,
+    MIGRATION_SET,
+    MIGRATION_STEPS,
+    TRADING_KEY_COLUMNS,
+    _statements,
+    m001_initial,
+    m002_chain_scoped_keys,
+    m003_trading_keys,
+    m004_chain_clock_cache,
+    m005_event_order_seq,
+    migrations,
+    schema_sql,
 )
-_PRUNE_FINAL = (
-    "chain_id = :chain AND status IN ('CANCELED', 'EXPIRED', 'FILLED', 'REJECTED')"
-    " AND updated_at < :cutoff"
+from dydxctl.store_prune import (
+    PRUNE_BATCH_SIZE,
+    PRUNE_CACHE_KIB,
+    PRUNE_CHECKPOINT_S,
+    PRUNE_MARGIN_BLOCKS,
+    PRUNE_MARGIN_SECONDS,
+    PRUNE_MIN_BATCH,
+    PRUNE_TX_TARGET_S,
+    PRUNE_YIELD_S,
+    PruneMixin,
 )
-# One prune batch of each kind: rowids first, so the delete itself is by rowid. The final
-# kind runs once per final status, so that each uses the (chain_id, status, …) index.
-SQL_PRUNE_SHORT_TERM = f"SELECT rowid FROM orders WHERE {_PRUNE_SHORT} LIMIT :limit"
-SQL_PRUNE_STATEFUL = f"SELECT rowid FROM orders WHERE {_PRUNE_STATEFUL} LIMIT :limit"
-SQL_PRUNE_FINAL = (
-    "SELECT rowid FROM orders WHERE chain_id = :chain AND status = :status"
-    " AND updated_at < :cutoff LIMIT :limit"
+from dydxctl.store_sql import (
+    _PRUNE_FINAL,
+    _PRUNE_SHORT,
+    _PRUNE_STATEFUL,
+    _SETTLED,
+    _UPDATABLE,
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    ORDER_COLUMNS,
+    SQL_GET_BY_ID,
+    SQL_PRUNE_FINAL,
+    SQL_PRUNE_SHORT_TERM,
+    SQL_PRUNE_STATEFUL,
+    STATUSES,
+    TRANSITIONS,
+    IllegalTransition,
+    PruneSummary,
+    now_iso,
+    order_listing_sql,
 )
-
-MIGRATION_SET = "dydxctl"
-# Every migration of the set, in order (the functions are registered in migrations()).
-MIGRATION_NAMES = (
-    "m001_initial", "m002_chain_scoped_keys", "m003_trading_keys", "m004_chain_clock_cache",
-)  # fmt: skip
 
 if TYPE_CHECKING:
     import sqlite_utils
-    from sqlite_utils.migrations import Migrations
 
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "FINAL_STATUSES",
+    "LIVE_STATUSES",
+    "MIGRATION_NAMES",
+    "MIGRATION_SET",
+    "MIGRATION_STEPS",
+    "ORDER_COLUMNS",
+    "PRUNE_BATCH_SIZE",
+    "PRUNE_CACHE_KIB",
+    "PRUNE_CHECKPOINT_S",
+    "PRUNE_MARGIN_BLOCKS",
+    "PRUNE_MARGIN_SECONDS",
+    "PRUNE_MIN_BATCH",
+    "PRUNE_TX_TARGET_S",
+    "PRUNE_YIELD_S",
+    "SQL_GET_BY_ID",
+    "SQL_PRUNE_FINAL",
+    "SQL_PRUNE_SHORT_TERM",
+    "SQL_PRUNE_STATEFUL",
+    "STATUSES",
+    "TRADING_KEY_COLUMNS",
+    "TRANSITIONS",
+    "WRITE_LOCK_POLL_S",
+    "_EVENTS_DDL",
+    "_PRUNE_FINAL",
+    "_PRUNE_SHORT",
+    "_PRUNE_STATEFUL",
+    "_SETTLED",
+    "_UPDATABLE",
+    "IllegalTransition",
+    "PruneSummary",
+    "Store",
+    "_statements",
+    "_store_error",
+    "m001_initial",
+    "m002_chain_scoped_keys",
+    "m003_trading_keys",
+    "m004_chain_clock_cache",
+    "m005_event_order_seq",
+    "migrations",
+    "now_iso",
+    "order_listing_sql",
+    "recorded_after_broadcast",
+    "schema_sql",
+]
 
-def schema_sql() -> str:
-    """schema.sql as shipped inside the package (the repo root links to the same file)."""
-    return resources.files("dydxctl").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
-def _statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer
-            buffer = ""
-
-
-def m001_initial(db: sqlite_utils.Database) -> None:
-    """Create every table and index of schema.sql (each statement is idempotent)."""
-    for statement in _statements(schema_sql()):
-        db.execute(statement)
-
-
-def m002_chain_scoped_keys(db: sqlite_utils.Database) -> None:
-    """Key orders by (order_id, chain_id) instead of order_id, give events and cancel
-    attempts the chain id, and index by chain. A store made by m001 of 0.1.0 has the old
-    key; one made by today's m001 already has the new one and is left as it is.
-
-    SQLite cannot change a primary key in place: the old tables are renamed aside, the
-    new ones made from schema.sql and filled, the old ones dropped (foreign keys are off
-    meanwhile: Store._migrate turns them off and checks them before committing).
-    """
-    info = sorted(db.execute("PRAGMA table_info(orders)").fetchall(), key=lambda r: r[5])
-    pk = [r[1] for r in info if r[5]]
-    if pk == ["order_id", "chain_id"]:
-        return
-    indexes = db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        " AND tbl_name IN ('orders', 'order_events')"
-    ).fetchall()
-    for (name,) in indexes:
-        db.execute(f'DROP INDEX "{name}"')
-    db.execute("ALTER TABLE order_events RENAME TO m002_old_order_events")
-    db.execute("ALTER TABLE orders RENAME TO m002_old_orders")
-    if "chain_id" not in {r[1] for r in db.execute("PRAGMA table_info(cancel_attempts)")}:
-        db.execute("ALTER TABLE cancel_attempts ADD COLUMN chain_id TEXT")
-    m001_initial(db)
-    # Only the columns the old table has: later migrations' columns start out NULL.
-    old_columns = {row[1] for row in db.execute("PRAGMA table_info(m002_old_orders)")}
-    columns = ", ".join(name for name in ORDER_COLUMNS if name in old_columns)
-    db.execute(f"INSERT INTO orders ({columns}) SELECT {columns} FROM m002_old_orders")
-    db.execute(
-        "INSERT INTO order_events (id, order_id, chain_id, at, from_status, to_status,"
-        " tx_hash, detail) SELECT e.id, e.order_id, o.chain_id, e.at, e.from_status,"
-        " e.to_status, e.tx_hash, e.detail FROM m002_old_order_events AS e"
-        " JOIN m002_old_orders AS o ON o.order_id = e.order_id"
-    )
-    db.execute(
-        "UPDATE cancel_attempts SET chain_id = (SELECT chain_id FROM m002_old_orders AS o"
-        " WHERE o.order_id = cancel_attempts.order_id) WHERE chain_id IS NULL"
-    )
-    db.execute("DROP TABLE m002_old_order_events")
-    db.execute("DROP TABLE m002_old_orders")
-
-
-# Columns added after m001, in the order schema.sql lists them last: (name, SQL type).
-TRADING_KEY_COLUMNS = (("signer_address", "TEXT"), ("authenticator_id", "INTEGER"))
-
-
-def m003_trading_keys(db: sqlite_utils.Database) -> None:
-    """Which trading key and authenticator placed an order (issue 16). A store created by
-    m001 from the current schema.sql has them already."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(orders)").fetchall()}
-    for name, sql_type in TRADING_KEY_COLUMNS:
-        if name not in present:
-            db.execute(f"ALTER TABLE orders ADD COLUMN {name} {sql_type}")
-
-
-def m004_chain_clock_cache(db: sqlite_utils.Database) -> None:
-    """The last observed block per chain and node, for height_estimate.py (issue 14). A
-    store created by m001 from the current schema.sql has it already."""
-    for statement in _statements(schema_sql()):
-        if "chain_clock_cache" in statement:
-            db.execute(statement)
-
-
-def migrations() -> Migrations:
-    """The sqlite-utils migration set. Built on demand: importing sqlite_utils costs ~40 ms,
-    and an up-to-date store (nearly every open) is checked with one plain query instead."""
-    from sqlite_utils.migrations import Migrations
-
-    steps = Migrations(MIGRATION_SET)
-    for fn in (m001_initial, m002_chain_scoped_keys, m003_trading_keys, m004_chain_clock_cache):
-        steps(name=fn.__name__)(fn)
-    assert tuple(m.name for m in steps._migrations) == MIGRATION_NAMES
-    return steps
-
-
-def now_iso(now: datetime | None = None) -> str:
-    """UTC time as sortable ISO-8601 text with milliseconds."""
-    return iso_ms((now or datetime.now(UTC)).timestamp())
-
-
-class IllegalTransition(InternalError):
-    """A status change the status machine forbids — e.g. because another process (a
-    `watch` applying the websocket) settled the order first."""
-
-
-@dataclass(frozen=True)
-class PruneSummary:
-    expired_short_term: int
-    expired_stateful: int
-    final_state: int
-    kept: int
-    dry_run: bool
-
-    @property
-    def deleted(self) -> int:
-        return self.expired_short_term + self.expired_stateful + self.final_state
-
-    @property
-    def total(self) -> int:
-        return self.deleted + self.kept
+log = logs.get("store")
+# A writer waiting for the lock retries this often (SQLite's own busy handler backs off to
+# 100 ms sleeps, which lets a prune that re-takes the lock at once starve it).
+WRITE_LOCK_POLL_S = 0.001
 
 
 def _create_owner_only(path: Path) -> None:
@@ -289,16 +144,16 @@ def _create_owner_only(path: Path) -> None:
         os.close(fd)
 
 
-class Store:
+class Store(PruneMixin, CancelMetricsMixin, CachesMixin):
     """The repository over one SQLite file. Not thread-safe: one per thread or process.
 
     chain_id is the scope: with it, every lookup, listing, change and prune sees that
     chain's rows only. Without it (tests, benchmarks) a UUID must name one row.
     """
 
-    # How long one prune transaction should last (a backend without a global write lock,
-    # like PostgreSQL, can afford longer ones).
-    prune_tx_target_s = PRUNE_TX_TARGET_S
+    # orders.seq of a new row: the next number, taken under the write lock (PostgreSQL:
+    # its identity column's default).
+    _next_seq = "(SELECT coalesce(max(seq), 0) + 1 FROM orders)"
 
     def __init__(self, conn: sqlite3.Connection, path: Path, chain_id: str | None = None) -> None:
         self.conn = conn
@@ -536,7 +391,7 @@ class Store:
         with self.write(durable=durable):
             try:
                 self._execute(
-                    f"INSERT INTO orders ({columns}) VALUES ({marks})",
+                    f"INSERT INTO orders ({columns}, seq) VALUES ({marks}, {self._next_seq})",
                     [record[c] for c in ORDER_COLUMNS],
                 )
             except sqlite3.IntegrityError as exc:
@@ -621,10 +476,12 @@ class Store:
         tx_hash: str | None, detail: str,
     ) -> None:  # fmt: skip
         self._execute(
-            "INSERT INTO order_events (order_id, chain_id, at, from_status, to_status, tx_hash,"
-            " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (order_id, chain_id, now_iso(), from_status, to_status, tx_hash, detail or None),
-        )
+            "INSERT INTO order_events (order_id, chain_id, order_seq, at, from_status,"
+            " to_status, tx_hash, detail) VALUES (?, ?, (SELECT seq FROM orders WHERE"
+            " order_id = ? AND chain_id = ?), ?, ?, ?, ?, ?)",
+            [order_id, chain_id, order_id, chain_id, now_iso(), from_status, to_status,
+             tx_hash, detail or None],
+        )  # fmt: skip
 
     def get(self, order_id: str, *, chain_id: str | None = None) -> dict[str, Any] | None:
         """The order with this UUID on the store's chain (or on chain_id)."""
@@ -721,7 +578,8 @@ class Store:
             chain = row["chain_id"] if row else ""
         return self._query(
             "SELECT at, from_status, to_status, tx_hash, detail FROM order_events"
-            " WHERE order_id = ? AND chain_id = ? ORDER BY id",
+            " WHERE order_seq = (SELECT seq FROM orders WHERE order_id = ? AND chain_id = ?)"
+            " ORDER BY id",
             (order_id, chain),
         )
 
@@ -763,295 +621,9 @@ class Store:
         finally:
             fcntl.lockf(self._lock_fd, fcntl.LOCK_UN, 1, offset)
 
-    # --- cancel attempts and metrics ---
-    def record_cancel_attempt(
-        self,
-        order_id: str,
-        *,
-        market: str | None,
-        success: bool,
-        latency_ms: float,
-        kind: str | None = None,
-        codespace: str | None = None,
-        code: int | None = None,
-        tx_hash: str | None = None,
-        detail: str = "",
-        chain_id: str | None = None,
-    ) -> None:
-        with self.write():
-            self._execute(
-                "INSERT INTO cancel_attempts (order_id, chain_id, market, at, outcome, kind,"
-                " codespace, code, latency_ms, tx_hash, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    order_id, self._scope(chain_id), market, now_iso(),
-                    "success" if success else "failure", kind, codespace, code, latency_ms,
-                    tx_hash, detail or None,
-                ),
-            )  # fmt: skip
-
-    def cancel_metrics(self, *, chain_id: str | None = None) -> dict[str, Any]:
-        """Attempts, successes, failures by kind, success rate and latency p50/p95, per
-        market: of the store's chain (or chain_id), like every other read; an unscoped
-        store (tools, tests) sees every chain's."""
-        chain = self._scope(chain_id)
-        sql = "SELECT market, outcome, kind, latency_ms FROM cancel_attempts"
-        rows = self._query(f"{sql} WHERE chain_id = ?", (chain,)) if chain else self._query(sql)
-
-        def summarize(subset: list[dict[str, Any]]) -> dict[str, Any]:
-            attempts = len(subset)
-            successes = sum(1 for r in subset if r["outcome"] == "success")
-            failures: dict[str, int] = {}
-            for r in subset:
-                if r["outcome"] == "failure":
-                    failures[r["kind"] or "unknown"] = failures.get(r["kind"] or "unknown", 0) + 1
-            latencies = sorted(r["latency_ms"] for r in subset)
-            return {
-                "attempts": attempts,
-                "successes": successes,
-                "failures": attempts - successes,
-                "failures_by_kind": dict(sorted(failures.items())),
-                "success_rate": (successes / attempts) if attempts else None,
-                "latency_ms_p50": _percentile(latencies, 50),
-                "latency_ms_p95": _percentile(latencies, 95),
-            }
-
-        markets = sorted({r["market"] or "?" for r in rows})
-        return {
-            **summarize(rows),
-            "by_market": {
-                m: summarize([r for r in rows if (r["market"] or "?") == m]) for m in markets
-            },
-        }
-
-    # --- pruning ---
-    def prune(
-        self,
-        *,
-        height: int | None,
-        now_unix: int,
-        keep_seconds: int,
-        dry_run: bool = False,
-        batch_size: int = PRUNE_BATCH_SIZE,
-        progress: Callable[[int], None] | None = None,
-        chain_id: str | None = None,
-    ) -> PruneSummary:
-        """Delete this chain's metadata that can no longer matter; never a possibly live order.
-
-        Heights and block times belong to one chain, so only the store's chain (or
-        chain_id) is pruned. With height None (offline) short-term rows are left alone:
-        only the chain knows whether their block has passed. Rows go in short transactions
-        (about PRUNE_TX_TARGET_S each, then a pause of PRUNE_YIELD_S), so a place or cancel
-        that needs the write lock gets it within a fraction of a second.
-        """
-        chain = self._scope(chain_id)
-        if chain is None:
-            raise InternalError("prune needs a chain: heights and times are per chain.")
-        cutoff = now_iso(datetime.fromtimestamp(now_unix, UTC) - timedelta(seconds=keep_seconds))
-        params = {
-            "chain": chain,
-            # Offline no height can be trusted: compare with a value below every GTB.
-            "height": (height - PRUNE_MARGIN_BLOCKS) if height is not None else -(2**62),
-            "time": now_unix - PRUNE_MARGIN_SECONDS,
-            "cutoff": cutoff,
-        }
-        planned = self._prune_counts(params)
-        if dry_run:
-            return planned
-        plans: list[tuple[str, str, dict[str, Any]]] = []
-        if height is not None:
-            plans.append(("short", SQL_PRUNE_SHORT_TERM, params))
-        plans.append(("stateful", SQL_PRUNE_STATEFUL, params))
-        plans.extend(
-            ("final", SQL_PRUNE_FINAL, {**params, "status": s}) for s in sorted(FINAL_STATUSES)
-        )
-        counts = {"short": 0, "stateful": 0, "final": 0}
-        batch = min(batch_size, PRUNE_MIN_BATCH * 10)
-        with self._bulk_delete_session() as between_batches:
-            for label, select_sql, args in plans:
-                while True:
-                    started = time.perf_counter()
-                    deleted = self._prune_batch(select_sql, {**args, "limit": batch})
-                    took = time.perf_counter() - started
-                    counts[label] += deleted
-                    if progress and deleted:
-                        progress(deleted)
-                    if deleted < batch:
-                        break
-                    # Size the next batch to the time target; let waiting writers in.
-                    scaled = int(batch * self.prune_tx_target_s / max(took, 1e-3))
-                    batch = max(PRUNE_MIN_BATCH, min(batch_size, scaled, batch * 2))
-                    between_batches()
-                    time.sleep(PRUNE_YIELD_S)
-        return PruneSummary(
-            counts["short"], counts["stateful"], counts["final"], self.count(chain),
-            dry_run=False,
-        )  # fmt: skip
-
-    @contextlib.contextmanager
-    def _bulk_delete_session(self) -> Iterator[Callable[[], None]]:
-        """SQLite: defer WAL checkpoints to a PASSIVE one every PRUNE_CHECKPOINT_S (see
-        there) and widen the page cache; both are restored at the end. Yields the step to
-        run between batches (outside any transaction)."""
-        autocheckpoint = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
-        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
-        self.conn.execute(f"PRAGMA cache_size = -{PRUNE_CACHE_KIB}")
-        last = time.perf_counter()
-
-        def between_batches() -> None:
-            nonlocal last
-            if time.perf_counter() - last >= PRUNE_CHECKPOINT_S:
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                last = time.perf_counter()
-
-        try:
-            yield between_batches
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
-                self.conn.execute(f"PRAGMA cache_size = {int(cache)}")
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _prune_batch(self, select_sql: str, params: dict[str, Any]) -> int:
-        """Delete one batch of orders (their events go with them) in one short transaction."""
-        with self.write():
-            cursor = self._execute(f"DELETE FROM orders WHERE rowid IN ({select_sql})", params)
-        return cursor.rowcount
-
-    def _prune_counts(self, params: dict[str, Any]) -> PruneSummary:
-        """What prune would delete, each row counted once, in the order prune deletes."""
-        row = self._query(
-            f"SELECT coalesce(sum({_PRUNE_SHORT}), 0) AS short,"
-            f" coalesce(sum(({_PRUNE_STATEFUL}) AND NOT ({_PRUNE_SHORT})), 0) AS stateful,"
-            f" coalesce(sum(({_PRUNE_FINAL}) AND NOT ({_PRUNE_SHORT})"
-            f" AND NOT ({_PRUNE_STATEFUL})), 0) AS final,"
-            " count(*) AS total FROM orders WHERE chain_id = :chain",
-            params,
-        )[0]
-        doomed = row["short"] + row["stateful"] + row["final"]
-        return PruneSummary(
-            row["short"], row["stateful"], row["final"], row["total"] - doomed, dry_run=True
-        )
-
     def count(self, chain_id: str | None = None) -> int:
         """Orders of the store's chain (or chain_id); of every chain when unscoped."""
         chain = self._scope(chain_id)
         if chain is None:
             return self._query("SELECT count(*) AS n FROM orders")[0]["n"]
         return self._query("SELECT count(*) AS n FROM orders WHERE chain_id = ?", (chain,))[0]["n"]
-
-    # --- caches ---
-    def cached_market(
-        self, chain_id: str, ticker: str, max_age_s: float, now: float
-    ) -> dict | None:
-        rows = self._query(
-            "SELECT * FROM market_cache WHERE chain_id = ? AND ticker = ? AND fetched_at >= ?",
-            (chain_id, ticker, now - max_age_s),
-        )
-        return rows[0] if rows else None
-
-    def cache_markets(self, chain_id: str, markets: list[Mapping[str, Any]], now: float) -> None:
-        with self.write():
-            for m in markets:
-                self._execute(
-                    "INSERT OR REPLACE INTO market_cache (chain_id, ticker, clob_pair_id,"
-                    " atomic_resolution, quantum_conversion_exponent, step_base_quantums,"
-                    " subticks_per_tick, oracle_price, status, fetched_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        chain_id, m["ticker"], m["clob_pair_id"], m["atomic_resolution"],
-                        m["quantum_conversion_exponent"], m["step_base_quantums"],
-                        m["subticks_per_tick"], m.get("oracle_price"), m.get("status"), now,
-                    ),
-                )  # fmt: skip
-
-    def cached_account_number(self, chain_id: str, address: str) -> int | None:
-        rows = self._query(
-            "SELECT account_number FROM account_cache WHERE chain_id = ? AND address = ?",
-            (chain_id, address),
-        )
-        return rows[0]["account_number"] if rows else None
-
-    def cache_account_number(self, chain_id: str, address: str, number: int, now: float) -> None:
-        with self.write():
-            self._execute(
-                "INSERT OR REPLACE INTO account_cache (chain_id, address, account_number,"
-                " fetched_at) VALUES (?, ?, ?, ?)",
-                (chain_id, address, number, now),
-            )
-
-    def cached_chain_clock(self, chain_id: str, grpc: str) -> dict | None:
-        """The last observed block of this chain via this node (height_estimate.py)."""
-        row = self.conn.execute(
-            "SELECT height, time_ms, observed_mono, boot_id, block_ms FROM"
-            " chain_clock_cache WHERE chain_id = ? AND grpc = ?", (chain_id, grpc)
-        ).fetchone()  # fmt: skip
-        names = ("height", "time_ms", "observed_mono", "boot_id", "block_ms")
-        return dict(zip(names, row, strict=True)) if row else None
-
-    def cache_chain_clock(self, chain_id: str, grpc: str, **fields: Any) -> None:
-        with self.write():
-            self._execute(
-                "INSERT OR REPLACE INTO chain_clock_cache (chain_id, grpc, height, time_ms,"
-                " observed_mono, boot_id, block_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    chain_id, grpc, fields["height"], fields["time_ms"], fields["observed_mono"],
-                    fields["boot_id"], fields["block_ms"],
-                ),
-            )  # fmt: skip
-
-
-@contextlib.contextmanager
-def recorded_after_broadcast(order_id: str, tx_hash: str, accepted: bool | None) -> Iterator[None]:
-    """After a broadcast, a store error must not say "try again": the order may rest on
-    the book already, and placing it again makes a second one. Same exit code (8).
-    accepted None: the broadcast's outcome is unknown."""
-    try:
-        yield
-    except StoreError as exc:
-        if accepted is None:
-            state = "its outcome is unknown: it may be on the chain"
-            hint = "Do NOT place it again. `dydxctl sync` finds out and records it."
-        elif accepted:
-            state = "accepted: it is on the chain"
-            hint = "Do NOT place it again. `dydxctl sync` records it once the store is free."
-        else:
-            state = "rejected by the node"
-            hint = "`dydxctl sync` records the rejection once the store is free."
-        raise StoreError(
-            f"Order {order_id} was broadcast and {state} (tx {tx_hash}), but the store "
-            f"could not record that: {exc.message}",
-            hint,
-            order_id=order_id,
-            tx_hash=tx_hash,
-        ) from exc
-
-
-def _percentile(sorted_values: list[float], pct: int) -> float | None:
-    """Nearest-rank-interpolated percentile (statistics.quantiles) of sorted values."""
-    if not sorted_values:
-        return None
-    if len(sorted_values) == 1:
-        return float(sorted_values[0])
-    cuts = statistics.quantiles(sorted_values, n=100, method="inclusive")
-    return round(cuts[pct - 1], 3)
-
-
-def _store_error(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return StoreError(
-            f"The store {path} stayed locked for more than {BUSY_TIMEOUT_MS // 1000} s.",
-            "Another dydxctl is writing to it; try again, or check for a stuck process.",
-        )
-    if "readonly" in text or "read-only" in text:
-        return StoreError(
-            f"The store {path} is read-only.", "Fix the file's permissions or pass another --db."
-        )
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(
-            f"{path} is not a dydxctl store, or it is corrupt ({text}). It was left untouched.",
-            "Pass another --db, or restore the file from a backup.",
-        )
-    return StoreError(f"Store error on {path}: {text}.", "Pass another --db, or run with --debug.")

@@ -160,11 +160,13 @@ def _fill_expired(db: Path, count: int) -> None:
             rec.update(order_id=f"00000000-0000-5000-8000-{i:012d}", client_id=10_000_000 + i,
                        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z",
                        reduce_only=0, client_metadata=0, source="place")  # fmt: skip
-            rows.append([rec[c] for c in ORDER_COLUMNS])
-            events.append((rec["order_id"], LOCAL_CHAIN, rec["created_at"], "OPEN"))
-        s.conn.executemany(f"INSERT INTO orders ({cols}) VALUES ({marks})", rows)
+            seq = 1_000_000 + i  # above the rows insert_order numbered
+            rows.append([*(rec[c] for c in ORDER_COLUMNS), seq])
+            events.append((rec["order_id"], LOCAL_CHAIN, seq, rec["created_at"], "OPEN"))
+        s.conn.executemany(f"INSERT INTO orders ({cols}, seq) VALUES ({marks}, ?)", rows)
         s.conn.executemany(
-            "INSERT INTO order_events (order_id, chain_id, at, to_status) VALUES (?, ?, ?, ?)",
+            "INSERT INTO order_events (order_id, chain_id, order_seq, at, to_status)"
+            " VALUES (?, ?, ?, ?, ?)",
             events,
         )
 

@@ -120,6 +120,7 @@ def test_migrations_twice_are_a_no_op(db_path: Path) -> None:
         assert [m.name for m in applied] == list(MIGRATION_NAMES)
         assert MIGRATION_NAMES == (
             "m001_initial", "m002_chain_scoped_keys", "m003_trading_keys", "m004_chain_clock_cache",
+            "m005_event_order_seq",
         )  # fmt: skip
         assert migrations().pending(again.db) == []
 

@@ -55,9 +55,13 @@ def test_a_0_1_0_store_is_upgraded_in_place(db_path: Path) -> None:
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # Every row and event kept, events now carrying their order's chain.
         after = s.conn.execute("SELECT * FROM orders ORDER BY order_id").fetchall()
-        # m003 adds the trading-key columns last, NULL for rows placed by the owner.
+        # m003 adds the trading-key columns last, NULL for rows placed by the owner; m005
+        # numbers the orders (seq), which their events then refer to.
         assert sorted(row[: len(before[0])] for row in after) == sorted(before)
-        assert {row[len(before[0]) :] for row in after} == {(None, None)}
+        assert {row[len(before[0]) : -1] for row in after} == {(None, None)}
+        assert sorted(row[-1] for row in after) == [1, 2, 3]
+        unlinked = "SELECT count(*) FROM order_events WHERE order_seq IS NULL"
+        assert s.conn.execute(unlinked).fetchone()[0] == 0
         events = s.conn.execute(
             "SELECT e.id, e.order_id, e.at, e.from_status, e.to_status, e.tx_hash, e.detail,"
             " e.chain_id = o.chain_id FROM order_events e JOIN orders o USING (order_id, chain_id)"
@@ -96,6 +100,58 @@ def test_a_fresh_store_has_the_new_key_and_m002_is_a_no_op(store: Store) -> None
         == schema
     )
     assert "PRIMARY KEY (order_id, chain_id)" in schema[0]
+
+
+# --- m005_event_order_seq on a store written before it -------------------------------------
+_M004_EVENTS = (
+    "CREATE TABLE order_events (id INTEGER PRIMARY KEY, order_id TEXT NOT NULL,"
+    " chain_id TEXT NOT NULL, at TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL,"
+    " tx_hash TEXT, detail TEXT, FOREIGN KEY (order_id, chain_id)"
+    " REFERENCES orders (order_id, chain_id) ON DELETE CASCADE);"
+    "CREATE INDEX order_events_by_order ON order_events (order_id, chain_id, id);"
+)
+
+
+def _back_to_m004(path: Path) -> None:
+    """The shape m001-m004 gave a store: events keyed by (order_id, chain_id), no seq."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(
+        "PRAGMA foreign_keys = OFF; BEGIN;"
+        "ALTER TABLE order_events RENAME TO newer_events;"
+        f"{_M004_EVENTS}"
+        "INSERT INTO order_events SELECT id, order_id, chain_id, at, from_status, to_status,"
+        " tx_hash, detail FROM newer_events;"
+        "DROP TABLE newer_events; DROP INDEX orders_by_seq; ALTER TABLE orders DROP COLUMN seq;"
+        "DELETE FROM _sqlite_migrations WHERE name = 'm005_event_order_seq'; COMMIT;"
+    )
+    conn.close()
+
+
+def test_a_store_without_event_order_seq_is_upgraded_in_place(db_path: Path) -> None:
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s:
+        rows = [s.insert_order(order_row(good_til_block=10)) for _ in range(3)]
+        for row in rows:
+            s.transition(row["order_id"], "OPEN")
+    _back_to_m004(db_path)
+    assert "seq" not in {r[1] for r in _rows(db_path, "PRAGMA table_info(orders)")}
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s:
+        names = [n for (n,) in s.conn.execute("SELECT name FROM _sqlite_migrations")]
+        assert names == list(MIGRATION_NAMES)
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        indexes = {n for (n,) in s.conn.execute("SELECT name FROM sqlite_master WHERE"
+                                               " type = 'index' AND tbl_name = 'order_events'")}
+        assert indexes == {"order_events_by_order_seq"}
+        seqs = [s.get(row["order_id"])["seq"] for row in rows]
+        assert sorted(seqs) == [1, 2, 3]
+        for row in rows:
+            assert [e["to_status"] for e in s.events(row["order_id"])] == ["PENDING", "OPEN"]
+        fresh = s.insert_order(order_row(good_til_block=10_000))
+        assert s.get(fresh["order_id"])["seq"] == 4
+        # The cascade now follows seq: pruning the three old orders takes their events.
+        s.prune(height=100, now_unix=1_800_000_000, keep_seconds=10**9)
+        left = s.conn.execute("SELECT DISTINCT order_id FROM order_events").fetchall()
+        assert left == [(fresh["order_id"],)]
 
 
 # --- foreign files ---------------------------------------------------------------------------

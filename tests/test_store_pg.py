@@ -25,6 +25,7 @@ from dydxctl.errors import DuplicateOrder, StoreError
 from dydxctl.store_open import is_postgres_url, open_store, redact_url
 from dydxctl.store_pg import PG_MIGRATION_NAMES, PgStore
 from tests.conftest import (
+    LOCAL_CHAIN,
     TEST_MNEMONIC,
     ChainCli,
     clean_env,
@@ -80,7 +81,8 @@ def test_migrations_are_recorded_once(pg_url: str) -> None:
     PgStore.open(pg_url).close()
     with PgStore.open(pg_url) as again:
         rows = again.conn.execute("SELECT name, applied_at FROM _dydxctl_migrations").fetchall()
-    assert [r["name"] for r in rows] == list(PG_MIGRATION_NAMES) == ["m001_initial"]
+    assert [r["name"] for r in rows] == list(PG_MIGRATION_NAMES)
+    assert PG_MIGRATION_NAMES == ("m001_initial", "m002_event_order_seq")
     assert rows[0]["applied_at"] is not None
 
 
@@ -93,9 +95,42 @@ def test_hosts_starting_at_once_migrate_once(pg_url: str) -> None:
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        assert pool.map(_open_and_count, [pg_url] * 8) == [1] * 8
+        assert pool.map(_open_and_count, [pg_url] * 8) == [len(PG_MIGRATION_NAMES)] * 8
     with PgStore.open(pg_url) as s:
-        assert s.conn.execute("SELECT count(*) AS n FROM _dydxctl_migrations").fetchone()["n"] == 1
+        count = s.conn.execute("SELECT count(*) AS n FROM _dydxctl_migrations").fetchone()["n"]
+        assert count == len(PG_MIGRATION_NAMES)
+
+
+def test_a_store_without_event_order_seq_is_upgraded_in_place(pg_url: str) -> None:
+    """m002_event_order_seq on a store made by m001 before it: events keyed by UUID only."""
+    rows = [order_row(good_til_block=10) for _ in range(3)]
+    with PgStore.open(pg_url, chain_id=LOCAL_CHAIN) as s:
+        for row in rows:
+            s.insert_order(row)
+            s.transition(row["order_id"], "OPEN")
+        s.conn.execute(  # back to the shape m001 made before m002 existed
+            "DROP INDEX order_events_by_order_seq;"
+            " ALTER TABLE order_events DROP COLUMN order_seq;"
+            " ALTER TABLE orders DROP COLUMN seq;"
+            " CREATE INDEX order_events_by_order ON order_events (chain_id, order_id, id);"
+            " DELETE FROM _dydxctl_migrations WHERE name = 'm002_event_order_seq'"
+        )
+    with PgStore.open(pg_url, chain_id=LOCAL_CHAIN) as s:
+        assert s.applied_migrations() == list(PG_MIGRATION_NAMES)
+        indexes = {r["indexname"] for r in s.conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'order_events'"
+            " AND schemaname = current_schema()")}  # fmt: skip
+        assert "order_events_by_order_seq" in indexes and "order_events_by_order" not in indexes
+        seqs = [s.get(row["order_id"])["seq"] for row in rows]
+        assert None not in seqs and len(set(seqs)) == 3
+        for row in rows:
+            assert [e["to_status"] for e in s.events(row["order_id"])] == ["PENDING", "OPEN"]
+        fresh = s.insert_order(order_row(good_til_block=10_000))
+        assert s.get(fresh["order_id"])["seq"] > max(seqs)
+        assert [e["to_status"] for e in s.events(fresh["order_id"])] == ["PENDING"]
+        s.prune(height=100, now_unix=int(time.time()), keep_seconds=0)
+        left = s.conn.execute("SELECT DISTINCT order_id FROM order_events").fetchall()
+        assert [r["order_id"] for r in left] == [fresh["order_id"]]
 
 
 def test_newer_schema_is_refused_untouched(pg_url: str) -> None:
