@@ -21,6 +21,13 @@ READ_RETRIES = 2  # idempotent reads only; a broadcast is never retried blindly
 RETRY_BACKOFF_S = 0.2
 log = logs.get("node")
 T = TypeVar("T")
+# gRPC method paths: /<proto package>.<service>/<method>.
+TX_SERVICE = "/cosmos.tx.v1beta1.Service/"
+TENDERMINT = "/cosmos.base.tendermint.v1beta1.Service/"
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()
 
 
 def split_host_port(target: str) -> tuple[str, int]:
@@ -99,7 +106,9 @@ class NodeClient:
     def __init__(
         self, target: str, *, insecure: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
-        import grpc
+        from dydxctl.grpc_sync import import_grpc
+
+        grpc = import_grpc()
 
         host, _port = split_host_port(target)
         self.target = target
@@ -110,28 +119,24 @@ class NodeClient:
             self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
         else:
             self._channel = grpc.insecure_channel(target)
-        self._stubs: dict[str, Any] = {}
+        self._methods: dict[str, Any] = {}
 
     def close(self) -> None:
         self._channel.close()
 
     # --- plumbing ---
-    def _stub(self, name: str) -> Any:
-        if name not in self._stubs:
-            if name == "tx":
-                from v4_proto.cosmos.tx.v1beta1.service_pb2_grpc import ServiceStub as Stub
-            elif name == "auth":
-                from v4_proto.cosmos.auth.v1beta1.query_pb2_grpc import QueryStub as Stub
-            elif name == "tendermint":
-                from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2_grpc import (
-                    ServiceStub as Stub,
-                )
-            elif name == "accountplus":
-                from v4_proto.dydxprotocol.accountplus.query_pb2_grpc import QueryStub as Stub
-            else:
-                from v4_proto.dydxprotocol.clob.query_pb2_grpc import QueryStub as Stub
-            self._stubs[name] = Stub(self._channel)
-        return self._stubs[name]
+    def _rpc(self, method: str, response_type: Any) -> Any:
+        """The callable for one unary RPC (`/package.Service/Method`), as a generated stub
+        makes it, without importing the `*_pb2_grpc` module: that loads every message of
+        the service, and the process start-up pays for it (issue 14)."""
+        if method not in self._methods:
+            self._methods[method] = self._channel.unary_unary(
+                method,
+                request_serializer=_serialize,
+                response_deserializer=response_type.FromString,
+                _registered_method=True,
+            )
+        return self._methods[method]
 
     def _call(self, what: str, fn: Callable[[], T], *, retries: int = READ_RETRIES) -> T:
         import grpc
@@ -175,13 +180,14 @@ class NodeClient:
 
     # --- queries ---
     def latest_block(self) -> LatestBlock:
-        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetLatestBlockRequest
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import (
+            GetLatestBlockRequest,
+            GetLatestBlockResponse,
+        )
 
+        rpc = self._rpc(TENDERMINT + "GetLatestBlock", GetLatestBlockResponse)
         response = self._call(
-            "GetLatestBlock",
-            lambda: self._stub("tendermint").GetLatestBlock(
-                GetLatestBlockRequest(), timeout=self.timeout_s
-            ),
+            "GetLatestBlock", lambda: rpc(GetLatestBlockRequest(), timeout=self.timeout_s)
         )
         header = response.sdk_block.header if response.HasField("sdk_block") else None
         if header is None or not header.height:
@@ -194,13 +200,14 @@ class NodeClient:
         )
 
     def node_info(self) -> dict[str, str]:
-        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import (
+            GetNodeInfoRequest,
+            GetNodeInfoResponse,
+        )
 
+        rpc = self._rpc(TENDERMINT + "GetNodeInfo", GetNodeInfoResponse)
         response = self._call(
-            "GetNodeInfo",
-            lambda: self._stub("tendermint").GetNodeInfo(
-                GetNodeInfoRequest(), timeout=self.timeout_s
-            ),
+            "GetNodeInfo", lambda: rpc(GetNodeInfoRequest(), timeout=self.timeout_s)
         )
         return {
             "chain_id": response.default_node_info.network,
@@ -212,12 +219,14 @@ class NodeClient:
     def account(self, address: str) -> Account:
         import grpc
         from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
-        from v4_proto.cosmos.auth.v1beta1.query_pb2 import QueryAccountRequest
+        from v4_proto.cosmos.auth.v1beta1.query_pb2 import (
+            QueryAccountRequest,
+            QueryAccountResponse,
+        )
 
+        rpc = self._rpc("/cosmos.auth.v1beta1.Query/Account", QueryAccountResponse)
         try:
-            response = self._stub("auth").Account(
-                QueryAccountRequest(address=address), timeout=self.timeout_s
-            )
+            response = rpc(QueryAccountRequest(address=address), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise WalletError(
@@ -225,10 +234,7 @@ class NodeClient:
                     "Fund the address first (an account exists once it has received tokens).",
                 ) from None
             response = self._call(
-                "Account",
-                lambda: self._stub("auth").Account(
-                    QueryAccountRequest(address=address), timeout=self.timeout_s
-                ),
+                "Account", lambda: rpc(QueryAccountRequest(address=address), timeout=self.timeout_s)
             )
         account = BaseAccount()
         if not response.account.Unpack(account):
@@ -239,35 +245,41 @@ class NodeClient:
         return Account(account.address, int(account.account_number), int(account.sequence))
 
     def clob_pair(self, clob_pair_id: int) -> Any:
-        from v4_proto.dydxprotocol.clob.query_pb2 import QueryGetClobPairRequest
+        from v4_proto.dydxprotocol.clob.query_pb2 import (
+            QueryClobPairResponse,
+            QueryGetClobPairRequest,
+        )
 
+        rpc = self._rpc("/dydxprotocol.clob.Query/ClobPair", QueryClobPairResponse)
         return self._call(
             "ClobPair",
-            lambda: self._stub("clob").ClobPair(
-                QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s
-            ),
+            lambda: rpc(QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s),
         ).clob_pair
 
     def authenticators(self, address: str) -> list[tuple[int, str, bytes]]:
         """x/accountplus GetAuthenticators: (id, type, config) of each of the account's
         authenticators, in the chain's order."""
-        from v4_proto.dydxprotocol.accountplus.query_pb2 import GetAuthenticatorsRequest
+        from v4_proto.dydxprotocol.accountplus.query_pb2 import (
+            GetAuthenticatorsRequest,
+            GetAuthenticatorsResponse,
+        )
 
+        rpc = self._rpc("/dydxprotocol.accountplus.Query/GetAuthenticators",
+                        GetAuthenticatorsResponse)  # fmt: skip
         response = self._call(
             "GetAuthenticators",
-            lambda: self._stub("accountplus").GetAuthenticators(
-                GetAuthenticatorsRequest(account=address), timeout=self.timeout_s
-            ),
+            lambda: rpc(GetAuthenticatorsRequest(account=address), timeout=self.timeout_s),
         )
         return [(int(a.id), a.type, bytes(a.config)) for a in response.account_authenticators]
 
     def get_tx(self, tx_hash: str) -> BroadcastResult | None:
         """The tx as included in a block, or None (short-term txs never are: CHAIN_RULES)."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest, GetTxResponse
 
+        rpc = self._rpc(TX_SERVICE + "GetTx", GetTxResponse)
         try:
-            response = self._stub("tx").GetTx(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
+            response = rpc(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -278,13 +290,16 @@ class NodeClient:
     # --- writes ---
     def broadcast(self, tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
         """BroadcastTx in SYNC mode: the CheckTx answer. Never retried (see module doc)."""
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import (
+            BroadcastMode,
+            BroadcastTxRequest,
+            BroadcastTxResponse,
+        )
 
         request = BroadcastTxRequest(tx_bytes=tx_bytes, mode=BroadcastMode.BROADCAST_MODE_SYNC)
+        rpc = self._rpc(TX_SERVICE + "BroadcastTx", BroadcastTxResponse)
         response = self._call(
-            "BroadcastTx",
-            lambda: self._stub("tx").BroadcastTx(request, timeout=self.timeout_s),
-            retries=0,
+            "BroadcastTx", lambda: rpc(request, timeout=self.timeout_s), retries=0
         )
         r = response.tx_response
         return BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
@@ -293,14 +308,16 @@ class NodeClient:
         """BroadcastTx for every (tx_bytes, tx_hash) at once: gRPC futures on the one
         channel, so N independent txs cost one round trip, not N. Never retried."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import (
+            BroadcastMode,
+            BroadcastTxRequest,
+            BroadcastTxResponse,
+        )
 
         mode = BroadcastMode.BROADCAST_MODE_SYNC
-        stub = self._stub("tx")
+        rpc = self._rpc(TX_SERVICE + "BroadcastTx", BroadcastTxResponse)
         futures = [
-            stub.BroadcastTx.future(
-                BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s
-            )
+            rpc.future(BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s)
             for tx_bytes, _ in txs
         ]
         answers: list[BroadcastResult | Unreachable] = []
@@ -318,12 +335,11 @@ class NodeClient:
     def simulate_gas(self, tx_bytes: bytes) -> int | None:
         """The gas a tx used in simulation, or None when the node would not simulate it."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse)
         try:
-            response = self._stub("tx").Simulate(
-                SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s
-            )
+            response = rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise self._unreachable("Simulate", exc) from None
@@ -332,10 +348,11 @@ class NodeClient:
 
     def simulate(self, tx_bytes: bytes) -> BroadcastResult:
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse)
         try:
-            self._stub("tx").Simulate(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
+            rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise self._unreachable("Simulate", exc) from None

@@ -15,12 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +157,8 @@ if TYPE_CHECKING:
 
 def schema_sql() -> str:
     """schema.sql as shipped inside the package (the repo root links to the same file)."""
+    from importlib import resources
+
     return resources.files("dydxctl").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
@@ -1034,6 +1034,8 @@ def _percentile(sorted_values: list[float], pct: int) -> float | None:
         return None
     if len(sorted_values) == 1:
         return float(sorted_values[0])
+    import statistics
+
     cuts = statistics.quantiles(sorted_values, n=100, method="inclusive")
     return round(cuts[pct - 1], 3)
 
