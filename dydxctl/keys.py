@@ -184,3 +184,8 @@ def keys_remove_command(
         runtime.settings.json, result,
         lambda: render.key_value_table(result.items(), title="Trading key removed"),
     )  # fmt: skip
+
+
+# Registered here as `keys`, built by dydxctl.cli only when invoked (or listed by --help).
+commands = typer.Typer()
+commands.add_typer(keys_app, name="keys")
