@@ -58,6 +58,9 @@ class LazyCommands(MutableMapping[str, Any]):
             self._names.append(name)
         self._built[name] = command
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without building it (Mapping's would)
+
     def __delitem__(self, name: str) -> None:
         self._names.remove(name)
         self._built.pop(name, None)

@@ -125,15 +125,20 @@ class NodeClient:
         self._channel.close()
 
     # --- plumbing ---
-    def _rpc(self, method: str, response_type: Any) -> Any:
+    def _rpc(
+        self,
+        method: str,
+        deserialize: Callable[[bytes], Any],
+        serialize: Callable[[Any], bytes] = _serialize,
+    ) -> Any:
         """The callable for one unary RPC (`/package.Service/Method`), as a generated stub
         makes it, without importing the `*_pb2_grpc` module: that loads every message of
         the service, and the process start-up pays for it (issue 14)."""
         if method not in self._methods:
             self._methods[method] = self._channel.unary_unary(
                 method,
-                request_serializer=_serialize,
-                response_deserializer=response_type.FromString,
+                request_serializer=serialize,
+                response_deserializer=deserialize,
                 _registered_method=True,
             )
         return self._methods[method]
@@ -185,7 +190,7 @@ class NodeClient:
             GetLatestBlockResponse,
         )
 
-        rpc = self._rpc(TENDERMINT + "GetLatestBlock", GetLatestBlockResponse)
+        rpc = self._rpc(TENDERMINT + "GetLatestBlock", GetLatestBlockResponse.FromString)
         response = self._call(
             "GetLatestBlock", lambda: rpc(GetLatestBlockRequest(), timeout=self.timeout_s)
         )
@@ -205,7 +210,7 @@ class NodeClient:
             GetNodeInfoResponse,
         )
 
-        rpc = self._rpc(TENDERMINT + "GetNodeInfo", GetNodeInfoResponse)
+        rpc = self._rpc(TENDERMINT + "GetNodeInfo", GetNodeInfoResponse.FromString)
         response = self._call(
             "GetNodeInfo", lambda: rpc(GetNodeInfoRequest(), timeout=self.timeout_s)
         )
@@ -224,7 +229,7 @@ class NodeClient:
             QueryAccountResponse,
         )
 
-        rpc = self._rpc("/cosmos.auth.v1beta1.Query/Account", QueryAccountResponse)
+        rpc = self._rpc("/cosmos.auth.v1beta1.Query/Account", QueryAccountResponse.FromString)
         try:
             response = rpc(QueryAccountRequest(address=address), timeout=self.timeout_s)
         except grpc.RpcError as exc:
@@ -250,7 +255,7 @@ class NodeClient:
             QueryGetClobPairRequest,
         )
 
-        rpc = self._rpc("/dydxprotocol.clob.Query/ClobPair", QueryClobPairResponse)
+        rpc = self._rpc("/dydxprotocol.clob.Query/ClobPair", QueryClobPairResponse.FromString)
         return self._call(
             "ClobPair",
             lambda: rpc(QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s),
@@ -265,7 +270,7 @@ class NodeClient:
         )
 
         rpc = self._rpc("/dydxprotocol.accountplus.Query/GetAuthenticators",
-                        GetAuthenticatorsResponse)  # fmt: skip
+                        GetAuthenticatorsResponse.FromString)  # fmt: skip
         response = self._call(
             "GetAuthenticators",
             lambda: rpc(GetAuthenticatorsRequest(account=address), timeout=self.timeout_s),
@@ -277,7 +282,7 @@ class NodeClient:
         import grpc
         from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest, GetTxResponse
 
-        rpc = self._rpc(TX_SERVICE + "GetTx", GetTxResponse)
+        rpc = self._rpc(TX_SERVICE + "GetTx", GetTxResponse.FromString)
         try:
             response = rpc(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
         except grpc.RpcError as exc:
@@ -290,54 +295,50 @@ class NodeClient:
     # --- writes ---
     def broadcast(self, tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
         """BroadcastTx in SYNC mode: the CheckTx answer. Never retried (see module doc)."""
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import (
-            BroadcastMode,
-            BroadcastTxRequest,
-            BroadcastTxResponse,
-        )
+        from dydxctl import broadcast_wire
 
-        request = BroadcastTxRequest(tx_bytes=tx_bytes, mode=BroadcastMode.BROADCAST_MODE_SYNC)
-        rpc = self._rpc(TX_SERVICE + "BroadcastTx", BroadcastTxResponse)
-        response = self._call(
-            "BroadcastTx", lambda: rpc(request, timeout=self.timeout_s), retries=0
-        )
-        r = response.tx_response
-        return BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
+        request = broadcast_wire.encode_request(tx_bytes)
+        rpc = self._broadcast_rpc()
+        r = self._call("BroadcastTx", lambda: rpc(request, timeout=self.timeout_s), retries=0)
+        return BroadcastResult(r.txhash or tx_hash, r.code, r.codespace, r.raw_log)
 
     def broadcast_many(self, txs: list[tuple[bytes, str]]) -> list[BroadcastResult | Unreachable]:
         """BroadcastTx for every (tx_bytes, tx_hash) at once: gRPC futures on the one
         channel, so N independent txs cost one round trip, not N. Never retried."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import (
-            BroadcastMode,
-            BroadcastTxRequest,
-            BroadcastTxResponse,
-        )
 
-        mode = BroadcastMode.BROADCAST_MODE_SYNC
-        rpc = self._rpc(TX_SERVICE + "BroadcastTx", BroadcastTxResponse)
+        from dydxctl import broadcast_wire
+
+        rpc = self._broadcast_rpc()
         futures = [
-            rpc.future(BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s)
+            rpc.future(broadcast_wire.encode_request(tx_bytes), timeout=self.timeout_s)
             for tx_bytes, _ in txs
         ]
         answers: list[BroadcastResult | Unreachable] = []
         for future, (_, tx_hash) in zip(futures, txs, strict=True):
             try:
-                r = future.result().tx_response
+                r = future.result()
             except grpc.RpcError as exc:
                 answers.append(self._unreachable("BroadcastTx", exc))
                 continue
-            answers.append(
-                BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
-            )
+            answers.append(BroadcastResult(r.txhash or tx_hash, r.code, r.codespace, r.raw_log))
         return answers
+
+    def _broadcast_rpc(self) -> Any:
+        """BroadcastTx with its request and answer written and read by broadcast_wire, not
+        service_pb2 (whose import costs every place and cancel ~7 ms: issue 14)."""
+        from dydxctl import broadcast_wire
+
+        return self._rpc(
+            TX_SERVICE + "BroadcastTx", broadcast_wire.decode_response, serialize=bytes
+        )
 
     def simulate_gas(self, tx_bytes: bytes) -> int | None:
         """The gas a tx used in simulation, or None when the node would not simulate it."""
         import grpc
         from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
-        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse)
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse.FromString)
         try:
             response = rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:
@@ -350,7 +351,7 @@ class NodeClient:
         import grpc
         from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
-        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse)
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse.FromString)
         try:
             rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:

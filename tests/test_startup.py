@@ -16,13 +16,14 @@ from typing import Any
 from tests.conftest import TEST_MNEMONIC, clean_env, dydxctl_argv
 
 # What a warm place/cancel must not load: other commands, the Indexer client (http.client),
-# rich, the websocket, PostgreSQL, migrations, the TOML parser, grpc's asyncio API and the
-# generated service stubs (which load every message of a service).
+# rich, the websocket, PostgreSQL, migrations, the TOML parser, grpc's asyncio API, the
+# generated service stubs (which load every message of a service) and the tx service's
+# messages with their ABCI types (broadcast_wire reads and writes BroadcastTx).
 MUST_NOT_LOAD = (
     "rich", "http.client", "asyncio", "grpc.aio", "websockets", "psycopg", "sqlite_utils",
     "tomllib", "dydxctl.indexer", "dydxctl.keys", "dydxctl.authenticators", "dydxctl.ws_wait",
     "dydxctl.ws_client", "dydxctl.cli_store", "dydxctl.cli_chain", "dydxctl.cli_watch",
-    "dydxctl.cli_local",
+    "dydxctl.cli_local", "v4_proto.cosmos.tx.v1beta1.service_pb2", "v4_proto.cosmos.base.abci",
 )  # fmt: skip
 
 # Runs `python -m dydxctl ARGS` and writes the names in sys.modules at exit to $MODULES_OUT.
