@@ -3,10 +3,10 @@
 A command is built (typer turns its signature into options) only when it is invoked or
 listed, and its module is imported only then: `dydxctl place` builds and imports `place`
 alone, not the other sixteen (issue 14, start-up). Heavy modules (gRPC, protobuf, crypto,
-the store) are imported inside the commands that use them.
+the store) are imported inside the commands that use them. The command modules do without
+`from __future__ import annotations`: typer would compile every annotation string again to
+build a command, ~5 % of a whole `place` process.
 """
-
-from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping

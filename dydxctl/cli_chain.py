@@ -1,7 +1,5 @@
 """`dydxctl address|markets|doctor`: the wallet, the markets and the endpoints."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

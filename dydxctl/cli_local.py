@@ -1,7 +1,5 @@
 """`dydxctl demo|emulator`: the throwaway local chain, narrated or in the foreground."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

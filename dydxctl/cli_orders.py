@@ -1,8 +1,6 @@
 """`dydxctl place|cancel`: the order lifecycle. What they need beyond parsing (the
 store, gRPC, protobuf, the key) is imported inside them, when they run."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

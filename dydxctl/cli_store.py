@@ -1,8 +1,6 @@
 """`dydxctl orders|show|prune-expired|sync|stats`: the commands on the store (and its
 reconciliation with the Indexer and the chain)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`dydxctl watch`: live orders from the Indexer websocket, or recorded messages."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

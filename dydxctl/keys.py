@@ -2,8 +2,6 @@
 0600 file and prints only its address, so a newcomer gets a throwaway key for the emulator
 without a one-liner in another language. (Issue 16 adds `keys add|list|remove` here.)"""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Annotated
