@@ -244,3 +244,10 @@ def handles_errors(fn: F) -> F:
 
 def runtime_of(ctx: typer.Context) -> Runtime:
     return ctx.obj
+
+
+def subaccount_option(help_text: str) -> Any:
+    """A subaccount number option, bounded as the chain bounds it."""
+    from dydxctl.chain import MAX_SUBACCOUNT_ID_NUMBER
+
+    return typer.Option(min=0, max=MAX_SUBACCOUNT_ID_NUMBER, help=help_text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +218,8 @@ def load_config_file(path: Path, *, required: bool) -> dict[str, Any]:
         raise BadInput(
             f"Config file {path} is not a regular file.", "Pass the path of a TOML file."
         )
+    import tomllib  # here, not at the top: most runs have no config file (start-up)
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

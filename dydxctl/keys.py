@@ -2,8 +2,6 @@
 0600 file and prints only its address, so a newcomer gets a throwaway key for the emulator
 without a one-liner in another language. (Issue 16 adds `keys add|list|remove` here.)"""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Annotated
@@ -184,3 +182,8 @@ def keys_remove_command(
         runtime.settings.json, result,
         lambda: render.key_value_table(result.items(), title="Trading key removed"),
     )  # fmt: skip
+
+
+# Registered here as `keys`, built by dydxctl.cli only when invoked (or listed by --help).
+commands = typer.Typer()
+commands.add_typer(keys_app, name="keys")

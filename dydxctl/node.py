@@ -21,6 +21,13 @@ READ_RETRIES = 2  # idempotent reads only; a broadcast is never retried blindly
 RETRY_BACKOFF_S = 0.2
 log = logs.get("node")
 T = TypeVar("T")
+# gRPC method paths: /<proto package>.<service>/<method>.
+TX_SERVICE = "/cosmos.tx.v1beta1.Service/"
+TENDERMINT = "/cosmos.base.tendermint.v1beta1.Service/"
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()
 
 
 def split_host_port(target: str) -> tuple[str, int]:
@@ -99,7 +106,9 @@ class NodeClient:
     def __init__(
         self, target: str, *, insecure: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
-        import grpc
+        from dydxctl.grpc_sync import import_grpc
+
+        grpc = import_grpc()
 
         host, _port = split_host_port(target)
         self.target = target
@@ -110,28 +119,29 @@ class NodeClient:
             self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
         else:
             self._channel = grpc.insecure_channel(target)
-        self._stubs: dict[str, Any] = {}
+        self._methods: dict[str, Any] = {}
 
     def close(self) -> None:
         self._channel.close()
 
     # --- plumbing ---
-    def _stub(self, name: str) -> Any:
-        if name not in self._stubs:
-            if name == "tx":
-                from v4_proto.cosmos.tx.v1beta1.service_pb2_grpc import ServiceStub as Stub
-            elif name == "auth":
-                from v4_proto.cosmos.auth.v1beta1.query_pb2_grpc import QueryStub as Stub
-            elif name == "tendermint":
-                from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2_grpc import (
-                    ServiceStub as Stub,
-                )
-            elif name == "accountplus":
-                from v4_proto.dydxprotocol.accountplus.query_pb2_grpc import QueryStub as Stub
-            else:
-                from v4_proto.dydxprotocol.clob.query_pb2_grpc import QueryStub as Stub
-            self._stubs[name] = Stub(self._channel)
-        return self._stubs[name]
+    def _rpc(
+        self,
+        method: str,
+        deserialize: Callable[[bytes], Any],
+        serialize: Callable[[Any], bytes] = _serialize,
+    ) -> Any:
+        """The callable for one unary RPC (`/package.Service/Method`), as a generated stub
+        makes it, without importing the `*_pb2_grpc` module: that loads every message of
+        the service, and the process start-up pays for it (issue 14)."""
+        if method not in self._methods:
+            self._methods[method] = self._channel.unary_unary(
+                method,
+                request_serializer=serialize,
+                response_deserializer=deserialize,
+                _registered_method=True,
+            )
+        return self._methods[method]
 
     def _call(self, what: str, fn: Callable[[], T], *, retries: int = READ_RETRIES) -> T:
         import grpc
@@ -175,13 +185,14 @@ class NodeClient:
 
     # --- queries ---
     def latest_block(self) -> LatestBlock:
-        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetLatestBlockRequest
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import (
+            GetLatestBlockRequest,
+            GetLatestBlockResponse,
+        )
 
+        rpc = self._rpc(TENDERMINT + "GetLatestBlock", GetLatestBlockResponse.FromString)
         response = self._call(
-            "GetLatestBlock",
-            lambda: self._stub("tendermint").GetLatestBlock(
-                GetLatestBlockRequest(), timeout=self.timeout_s
-            ),
+            "GetLatestBlock", lambda: rpc(GetLatestBlockRequest(), timeout=self.timeout_s)
         )
         header = response.sdk_block.header if response.HasField("sdk_block") else None
         if header is None or not header.height:
@@ -194,13 +205,14 @@ class NodeClient:
         )
 
     def node_info(self) -> dict[str, str]:
-        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import GetNodeInfoRequest
+        from v4_proto.cosmos.base.tendermint.v1beta1.query_pb2 import (
+            GetNodeInfoRequest,
+            GetNodeInfoResponse,
+        )
 
+        rpc = self._rpc(TENDERMINT + "GetNodeInfo", GetNodeInfoResponse.FromString)
         response = self._call(
-            "GetNodeInfo",
-            lambda: self._stub("tendermint").GetNodeInfo(
-                GetNodeInfoRequest(), timeout=self.timeout_s
-            ),
+            "GetNodeInfo", lambda: rpc(GetNodeInfoRequest(), timeout=self.timeout_s)
         )
         return {
             "chain_id": response.default_node_info.network,
@@ -212,12 +224,14 @@ class NodeClient:
     def account(self, address: str) -> Account:
         import grpc
         from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
-        from v4_proto.cosmos.auth.v1beta1.query_pb2 import QueryAccountRequest
+        from v4_proto.cosmos.auth.v1beta1.query_pb2 import (
+            QueryAccountRequest,
+            QueryAccountResponse,
+        )
 
+        rpc = self._rpc("/cosmos.auth.v1beta1.Query/Account", QueryAccountResponse.FromString)
         try:
-            response = self._stub("auth").Account(
-                QueryAccountRequest(address=address), timeout=self.timeout_s
-            )
+            response = rpc(QueryAccountRequest(address=address), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise WalletError(
@@ -225,10 +239,7 @@ class NodeClient:
                     "Fund the address first (an account exists once it has received tokens).",
                 ) from None
             response = self._call(
-                "Account",
-                lambda: self._stub("auth").Account(
-                    QueryAccountRequest(address=address), timeout=self.timeout_s
-                ),
+                "Account", lambda: rpc(QueryAccountRequest(address=address), timeout=self.timeout_s)
             )
         account = BaseAccount()
         if not response.account.Unpack(account):
@@ -239,35 +250,41 @@ class NodeClient:
         return Account(account.address, int(account.account_number), int(account.sequence))
 
     def clob_pair(self, clob_pair_id: int) -> Any:
-        from v4_proto.dydxprotocol.clob.query_pb2 import QueryGetClobPairRequest
+        from v4_proto.dydxprotocol.clob.query_pb2 import (
+            QueryClobPairResponse,
+            QueryGetClobPairRequest,
+        )
 
+        rpc = self._rpc("/dydxprotocol.clob.Query/ClobPair", QueryClobPairResponse.FromString)
         return self._call(
             "ClobPair",
-            lambda: self._stub("clob").ClobPair(
-                QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s
-            ),
+            lambda: rpc(QueryGetClobPairRequest(id=clob_pair_id), timeout=self.timeout_s),
         ).clob_pair
 
     def authenticators(self, address: str) -> list[tuple[int, str, bytes]]:
         """x/accountplus GetAuthenticators: (id, type, config) of each of the account's
         authenticators, in the chain's order."""
-        from v4_proto.dydxprotocol.accountplus.query_pb2 import GetAuthenticatorsRequest
+        from v4_proto.dydxprotocol.accountplus.query_pb2 import (
+            GetAuthenticatorsRequest,
+            GetAuthenticatorsResponse,
+        )
 
+        rpc = self._rpc("/dydxprotocol.accountplus.Query/GetAuthenticators",
+                        GetAuthenticatorsResponse.FromString)  # fmt: skip
         response = self._call(
             "GetAuthenticators",
-            lambda: self._stub("accountplus").GetAuthenticators(
-                GetAuthenticatorsRequest(account=address), timeout=self.timeout_s
-            ),
+            lambda: rpc(GetAuthenticatorsRequest(account=address), timeout=self.timeout_s),
         )
         return [(int(a.id), a.type, bytes(a.config)) for a in response.account_authenticators]
 
     def get_tx(self, tx_hash: str) -> BroadcastResult | None:
         """The tx as included in a block, or None (short-term txs never are: CHAIN_RULES)."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import GetTxRequest, GetTxResponse
 
+        rpc = self._rpc(TX_SERVICE + "GetTx", GetTxResponse.FromString)
         try:
-            response = self._stub("tx").GetTx(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
+            response = rpc(GetTxRequest(hash=tx_hash), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -278,16 +295,12 @@ class NodeClient:
     # --- writes ---
     def broadcast(self, tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
         """BroadcastTx in SYNC mode: the CheckTx answer. Never retried (see module doc)."""
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
+        from dydxctl import broadcast_wire
 
-        request = BroadcastTxRequest(tx_bytes=tx_bytes, mode=BroadcastMode.BROADCAST_MODE_SYNC)
-        response = self._call(
-            "BroadcastTx",
-            lambda: self._stub("tx").BroadcastTx(request, timeout=self.timeout_s),
-            retries=0,
-        )
-        r = response.tx_response
-        return BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
+        request = broadcast_wire.encode_request(tx_bytes)
+        rpc = self._broadcast_rpc()
+        r = self._call("BroadcastTx", lambda: rpc(request, timeout=self.timeout_s), retries=0)
+        return BroadcastResult(r.txhash or tx_hash, r.code, r.codespace, r.raw_log)
 
     def broadcast_many(self, txs: list[tuple[bytes, str]]) -> list[BroadcastResult | Unreachable]:
         """BroadcastTx for every (tx_bytes, tx_hash) at once: gRPC futures on the one
@@ -305,37 +318,43 @@ class NodeClient:
         import queue
 
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest
 
-        mode = BroadcastMode.BROADCAST_MODE_SYNC
-        stub = self._stub("tx")
+        from dydxctl import broadcast_wire
+
+        rpc = self._broadcast_rpc()
         answered: queue.SimpleQueue[int] = queue.SimpleQueue()
         futures = []
         for index, (tx_bytes, _) in enumerate(txs):
-            future = stub.BroadcastTx.future(
-                BroadcastTxRequest(tx_bytes=tx_bytes, mode=mode), timeout=self.timeout_s
-            )
+            future = rpc.future(broadcast_wire.encode_request(tx_bytes), timeout=self.timeout_s)
             future.add_done_callback(lambda _f, i=index: answered.put(i))
             futures.append(future)
         for _ in txs:
             index = answered.get()
             try:
-                r = futures[index].result().tx_response
+                r = futures[index].result()
             except grpc.RpcError as exc:
                 yield index, self._unreachable("BroadcastTx", exc)
                 continue
             tx_hash = txs[index][1]
             yield index, BroadcastResult(r.txhash or tx_hash, int(r.code), r.codespace, r.raw_log)
 
+    def _broadcast_rpc(self) -> Any:
+        """BroadcastTx with its request and answer written and read by broadcast_wire, not
+        service_pb2 (whose import costs every place and cancel ~7 ms: issue 14)."""
+        from dydxctl import broadcast_wire
+
+        return self._rpc(
+            TX_SERVICE + "BroadcastTx", broadcast_wire.decode_response, serialize=bytes
+        )
+
     def simulate_gas(self, tx_bytes: bytes) -> int | None:
         """The gas a tx used in simulation, or None when the node would not simulate it."""
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse.FromString)
         try:
-            response = self._stub("tx").Simulate(
-                SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s
-            )
+            response = rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise self._unreachable("Simulate", exc) from None
@@ -344,10 +363,11 @@ class NodeClient:
 
     def simulate(self, tx_bytes: bytes) -> BroadcastResult:
         import grpc
-        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest
+        from v4_proto.cosmos.tx.v1beta1.service_pb2 import SimulateRequest, SimulateResponse
 
+        rpc = self._rpc(TX_SERVICE + "Simulate", SimulateResponse.FromString)
         try:
-            self._stub("tx").Simulate(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
+            rpc(SimulateRequest(tx_bytes=tx_bytes), timeout=self.timeout_s)
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise self._unreachable("Simulate", exc) from None

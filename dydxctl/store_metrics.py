@@ -3,7 +3,6 @@ order is pruned."""
 
 from __future__ import annotations
 
-import statistics
 from typing import TYPE_CHECKING, Any
 
 from dydxctl.store_sql import now_iso
@@ -82,5 +81,7 @@ def _percentile(sorted_values: list[float], pct: int) -> float | None:
         return None
     if len(sorted_values) == 1:
         return float(sorted_values[0])
+    import statistics  # only `stats` needs it: not on every command's import path
+
     cuts = statistics.quantiles(sorted_values, n=100, method="inclusive")
     return round(cuts[pct - 1], 3)

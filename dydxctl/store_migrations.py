@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from dydxctl.store_sql import ORDER_COLUMNS
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
 
 def schema_sql() -> str:
     """schema.sql as shipped inside the package (the repo root links to the same file)."""
+    from importlib import resources
+
     return resources.files("dydxctl").joinpath("schema.sql").read_text(encoding="utf-8")
 
 

@@ -140,10 +140,10 @@ def resolve_authenticator(node: NodeClient, signer: TradingSigner) -> None:
 def refuse_locally(signer: object, messages: list[Any]) -> None:  # signer: Wallet or ours
     """When the signer's authenticator is known, refuse what its filters would refuse
     (x/accountplus/authenticator/*.go Authenticate) before anything is signed or sent."""
-    from dydxctl import authenticators as auth
-
     if not isinstance(signer, TradingSigner) or signer.authenticator is None:
         return
+    from dydxctl import authenticators as auth
+
     tree = signer.authenticator
     for message in messages:
         action = auth.action_of(message.type_url, message.value)
