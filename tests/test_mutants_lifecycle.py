@@ -1,0 +1,254 @@
+"""Tests that bite (issue 13): each asserts a behaviour of place / cancel / cancel --all /
+finality that a surviving mutant of lifecycle.py, cancel_all.py, cancel_fanout.py,
+cancel_one.py, finality.py or expiry.py changed without any other test noticing
+(docs/mutation_lifecycle.md lists them). In-process only (the library and the CLI runner
+against the in-process emulator): mutation testing sees no subprocess."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dydxctl import chain
+from dydxctl.api import Client
+from dydxctl.emulator import Emulator
+from dydxctl.errors import DydxctlError
+from tests.conftest import TEST_MNEMONIC
+
+LIMIT = {"price": "50000", "size": "0.001", "market": "BTC-USD", "side": "buy"}
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[tuple[Client, Emulator]]:
+    """A library client on a fresh store, against an emulator whose blocks move by hand."""
+    with Emulator(block_time_s=0) as emu:
+        client = Client.open(
+            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+            db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+        )  # fmt: skip
+        yield client, emu
+        client.close()
+
+
+def _calls(emu: Emulator) -> list[str]:
+    return [c["name"] for c in emu.call_log()]
+
+
+def _events(client: Client, order_id: str) -> list[dict[str, Any]]:
+    return client.runtime.store().events(order_id)
+
+
+def _raises(fn: Any, *args: Any, **kwargs: Any) -> DydxctlError:
+    with pytest.raises(DydxctlError) as caught:
+        fn(*args, **kwargs)
+    return caught.value
+
+
+# --- place ------------------------------------------------------------------------------------
+def test_a_lower_case_market_is_the_upper_case_one(bot: tuple[Client, Emulator]) -> None:
+    client, _ = bot
+    placed = client.place(**{**LIMIT, "market": "btc-usd"}, good_til_blocks=10)
+    assert placed.order["market"] == "BTC-USD"
+    assert placed.order["status"] == "OPEN"
+
+
+def test_an_unknown_market_is_bad_input_naming_the_known_ones(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    err = _raises(client.place, **{**LIMIT, "market": "NOPE-USD"}, good_til_blocks=10)
+    assert (err.exit_code, err.kind) == (2, "bad_input")
+    assert "NOPE-USD" in err.message
+    assert "BTC-USD" in err.hint and "ETH-USD" in err.hint
+    assert "BroadcastTx" not in _calls(emu)
+
+
+def test_markets_and_account_number_are_cached_in_the_store(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """A second process on the same store asks neither the Indexer's markets nor the
+    node's account again: only the broadcast (the chain clock is persisted too)."""
+    client, emu = bot
+    client.place(**LIMIT, good_til="1h")
+    emu.reset_calls()
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as other:  # fmt: skip
+        other.place(**LIMIT, good_til="1h")
+    assert _calls(emu) == ["BroadcastTx"]
+
+
+def test_a_market_order_reads_the_market_fresh(bot: tuple[Client, Emulator]) -> None:
+    """No price: the oracle price must be current, so the cache is not used."""
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.reset_calls()
+    emu.fill_next_ioc()
+    client.place("BTC-USD", "buy", "0.001", type="market")
+    assert [c for c in emu.call_log() if c["kind"] == "rest"], emu.call_log()
+
+
+def test_a_refused_timestamp_nonce_is_resigned_with_the_account_sequence(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """sdk 32 on a stateful place: nothing was applied; the same order goes again signed
+    with the account's sequence, and the row records the hash that was really sent."""
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)  # warm: market and account number cached
+    emu.reset_calls()
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    placed = client.place(**LIMIT, good_til="1h")
+    assert _calls(emu) == ["BroadcastTx", "Account", "BroadcastTx"]
+    assert placed.order["status"] == "OPEN"
+    order_id = placed.order["order_id"]
+    assert client.order(order_id)["place_tx_hash"] == placed.tx_hash
+    resigned = [e for e in _events(client, order_id) if e.get("tx_hash") == placed.tx_hash]
+    assert any("re-signed with sequence" in (e.get("detail") or "") for e in resigned)
+    emu.advance(1)
+    assert client.sync()["changed"] == []  # the resigned tx is the one in the block
+    assert client.cancel(order_id).outcome == "CANCEL_PENDING"
+
+
+def test_the_resigned_stateful_cancel_is_the_one_recorded(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    placed = client.place(**LIMIT, good_til="1h")
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    result = client.cancel(placed.order["order_id"])
+    assert result.outcome == "CANCEL_PENDING"
+    assert client.order(placed.order["order_id"])["cancel_tx_hash"] == result.tx_hash
+    emu.advance(1)
+    assert [c["status"] for c in client.sync()["changed"]] == ["CANCELED"]
+
+
+def test_latency_is_in_milliseconds(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.latency_ms = 40  # every call answers 40 ms late
+    placed = client.place(**LIMIT, good_til_blocks=10)
+    cancelled = client.cancel(placed.order["order_id"])
+    emu.latency_ms = 0
+    for latency in (placed.latency_ms, cancelled.latency_ms):
+        assert 40 <= latency < 60_000
+
+
+def test_dry_run_place_returns_the_signed_bytes_and_stores_nothing(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    result = client.place(**LIMIT, good_til_blocks=10, dry_run=True)
+    assert result.dry_run and result.order["status"] == "DRY_RUN"
+    raw = base64.b64decode(result.tx_bytes)
+    assert hashlib.sha256(raw).hexdigest().upper() == result.tx_hash
+    assert client.order(result.order["order_id"]) is None
+    assert "BroadcastTx" not in _calls(emu)
+
+
+def test_a_client_id_taken_between_check_and_insert(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process took the drawn id after the check: nothing was sent, another id is
+    drawn. With --client-id the caller's id stands, so it is refused."""
+    from dydxctl import lifecycle
+    from dydxctl.store import Store
+
+    client, emu = bot
+    first = client.place(**LIMIT, good_til_blocks=10, client_id=7)
+    monkeypatch.setattr(Store, "client_id_taken", lambda *a, **k: False)
+    draws = iter([7, 8])
+    monkeypatch.setattr(lifecycle.secrets, "randbelow", lambda bound: next(draws))
+    again = client.place(**LIMIT, good_til_blocks=10)
+    assert again.order["client_id"] == 8 and again.order["status"] == "OPEN"
+    sent = _calls(emu).count("BroadcastTx")
+    err = _raises(client.place, **LIMIT, good_til_blocks=10, client_id=7)
+    assert err.kind == "duplicate_order" or "7" in err.message
+    assert _calls(emu).count("BroadcastTx") == sent
+    assert client.order(first.order["order_id"])["status"] == "OPEN"
+
+
+def test_client_ids_span_the_chains_whole_range(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dydxctl import lifecycle
+
+    client, _ = bot
+    bounds = []
+
+    def highest(bound: int) -> int:
+        bounds.append(bound)
+        return bound - 1
+
+    monkeypatch.setattr(lifecycle.secrets, "randbelow", highest)
+    placed = client.place(**LIMIT, good_til_blocks=10)
+    assert placed.order["client_id"] == chain.CLIENT_ID_MAX
+    assert placed.order["status"] == "OPEN"
+
+
+def test_no_free_client_id_is_bad_input(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dydxctl import lifecycle
+
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10, client_id=5)
+    draws = []
+    monkeypatch.setattr(lifecycle.secrets, "randbelow", lambda bound: draws.append(1) or 5)
+    err = _raises(client.place, **LIMIT, good_til_blocks=10)
+    assert (err.exit_code, err.kind) == (2, "bad_input")
+    assert "client id" in err.message and "--client-id" in err.hint
+    assert len(draws) == lifecycle.CLIENT_ID_TRIES
+
+
+def test_a_rejected_place_records_the_chains_answer(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    emu.fail_next("BroadcastTx", codespace="clob", code=10001)
+    err = _raises(client.place, **LIMIT, good_til_blocks=10)
+    assert err.exit_code == 6
+    order_id = err.details["order_id"]
+    row = client.order(order_id)
+    assert row["status"] == "REJECTED" and row["last_error"] == err.message
+    rejected = [e for e in _events(client, order_id) if e["to_status"] == "REJECTED"]
+    assert rejected[0]["detail"].startswith("clob 10001")
+
+
+def test_an_unreachable_node_leaves_the_place_unknown(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")
+    err = _raises(client.place, **LIMIT, good_til_blocks=10)
+    assert (err.exit_code, err.kind) == (7, "unreachable")
+    order_id = err.details["order_id"]
+    assert order_id in err.message and "UNKNOWN" in err.message
+    assert f"dydxctl cancel {order_id}" in err.hint
+    row = client.order(order_id)
+    assert row["status"] == "UNKNOWN" and row["last_error"]
+    assert row["place_tx_hash"]
+
+
+def test_place_statuses_and_their_evidence(bot: tuple[Client, Emulator]) -> None:
+    client, _ = bot
+    short = client.place(**LIMIT, good_til_blocks=10)
+    stateful = client.place(**LIMIT, good_til="1h")
+    conditional = client.place(
+        "BTC-USD", "sell", "0.001", type="stop-limit", price="40000", trigger_price="41000",
+        good_til="1h",
+    )  # fmt: skip
+    assert short.order["status"] == "OPEN"
+    assert stateful.order["status"] == "OPEN"
+    assert conditional.order["status"] == "UNTRIGGERED"
+    assert conditional.order["trigger_price"] == "41000"
+    assert short.order["trigger_price"] is None and short.order["trigger_subticks"] is None
+    for placed in (short, stateful):
+        details = [e["detail"] for e in _events(client, placed.order["order_id"])]
+        assert any(d.startswith("written before broadcast") for d in details)
+    [accepted] = [
+        e["detail"] for e in _events(client, stateful.order["order_id"])
+        if e["to_status"] == "OPEN"
+    ]  # fmt: skip
+    assert "GetTx" in accepted
