@@ -186,6 +186,7 @@ def test_client_ids_span_the_chains_whole_range(
 
     monkeypatch.setattr(lifecycle.secrets, "randbelow", highest)
     placed = client.place(**LIMIT, good_til_blocks=10)
+    assert bounds == [chain.CLIENT_ID_MAX + 1]  # randbelow: every id up to the max
     assert placed.order["client_id"] == chain.CLIENT_ID_MAX
     assert placed.order["status"] == "OPEN"
 
@@ -195,7 +196,7 @@ def test_no_free_client_id_is_bad_input(
 ) -> None:
     from dydxctl import lifecycle
 
-    client, emu = bot
+    client, _ = bot
     client.place(**LIMIT, good_til_blocks=10, client_id=5)
     draws = []
     monkeypatch.setattr(lifecycle.secrets, "randbelow", lambda bound: draws.append(1) or 5)
@@ -252,3 +253,127 @@ def test_place_statuses_and_their_evidence(bot: tuple[Client, Emulator]) -> None
         if e["to_status"] == "OPEN"
     ]  # fmt: skip
     assert "GetTx" in accepted
+
+
+# --- cancel --all -------------------------------------------------------------------------------
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cancel_all_result_rows_name_each_order(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    short = client.place(**LIMIT, good_til_blocks=10).order
+    stateful = client.place(**LIMIT, good_til="1h").order
+    conditional = client.place(
+        "BTC-USD", "sell", "0.001", type="stop-limit", price="40000", trigger_price="41000",
+        good_til="1h",
+    ).order  # fmt: skip
+    result = client.cancel_all()
+    assert result["summary"] == "cancel --all: 3 orders, 3 cancelled, 0 failed"
+    assert (result["failed"], result["exit_code"]) == (0, 0)
+    assert (result["source"], result["warning"]) == ("store+indexer", None)
+    rows = {r["order_id"]: r for r in result["orders"]}
+    expected = {short["order_id"]: "short-term", stateful["order_id"]: "long-term",
+                conditional["order_id"]: "conditional"}  # fmt: skip
+    for order in (short, stateful, conditional):
+        row = rows[order["order_id"]]
+        assert row["kind"] == expected[order["order_id"]]
+        assert (row["market"], row["client_id"]) == ("BTC-USD", order["client_id"])
+        assert (row["outcome"], row["detail"], row["exit_code"]) == ("CANCEL_PENDING", "", 0)
+        assert row["tx_hash"] == client.order(order["order_id"])["cancel_tx_hash"]
+    emu.advance(1)
+    assert emu.state.open_order_count() == 0
+
+
+def test_cancel_all_without_the_indexer_says_store_only(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    client.place(**LIMIT, good_til="1h")
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=f"http://127.0.0.1:{_closed_port()}",
+        db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC}, timeout_s=2,
+    ) as offline:  # fmt: skip
+        result = offline.cancel_all()
+    assert result["summary"] == (
+        "cancel --all: 2 orders, 2 cancelled, 0 failed (store only: the Indexer was not reachable)"
+    )
+    assert result["source"] == "store"
+    assert "2 open orders of the store" in result["warning"]
+
+
+def test_cancel_all_dry_run_of_an_expired_short_term_order_writes_nothing(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    live = client.place(**LIMIT, good_til_blocks=10).order
+    expired = client.place(**LIMIT, good_til_blocks=2).order
+    emu.advance(3)
+    result = client.cancel_all(dry_run=True)
+    rows = {r["order_id"]: r for r in result["orders"]}
+    assert (rows[expired["order_id"]]["outcome"], rows[expired["order_id"]]["exit_code"]) == (
+        "EXPIRED", 5)  # fmt: skip
+    assert "good_til_block" in rows[expired["order_id"]]["detail"]
+    assert rows[live["order_id"]]["outcome"] == "DRY_RUN"
+    assert result["exit_code"] == 5 and result["failed"] == 1
+    assert client.order(expired["order_id"])["status"] == "OPEN"  # a dry run writes nothing
+    real = client.cancel_all()
+    rows = {r["order_id"]: r for r in real["orders"]}
+    assert rows[expired["order_id"]]["outcome"] == "EXPIRED"
+    assert client.order(expired["order_id"])["status"] == "EXPIRED"
+    assert client.order(live["order_id"])["status"] == "CANCEL_PENDING"
+
+
+def test_cancel_all_leaves_an_accepted_short_term_cancel_alone(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    done = client.place(**LIMIT, good_til_blocks=10).order
+    client.cancel(done["order_id"])
+    other = client.place(**LIMIT, good_til_blocks=10).order
+    emu.reset_calls()
+    result = client.cancel_all()
+    assert [r["order_id"] for r in result["orders"]] == [other["order_id"]]
+
+
+def test_cancel_all_with_metadata_lookups_off_cancels_each_through_the_indexer(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    stateful = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db",
+        env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"},
+    ) as no_metadata:  # fmt: skip
+        emu.reset_calls()
+        result = no_metadata.cancel_all()
+    assert [r["outcome"] for r in result["orders"]] == ["CANCEL_PENDING"]
+    names = _calls(emu)
+    assert names.count("BroadcastTx") == 1
+    assert "/v4/orders/{id}" in names  # the cancel is built from the Indexer's fields
+    emu.advance(1)
+    assert client.order(stateful["order_id"])["status"] in ("CANCEL_PENDING", "CANCELED")
+    assert emu.state.open_order_count() == 0
+
+
+def test_cancel_all_sends_more_than_one_wave_of_stateful_cancels(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """More than MAX_TIMESTAMP_NONCE_ARR_SIZE stateful orders: every one is cancelled."""
+    client, emu = bot
+    orders = [client.place(**LIMIT, good_til="1h").order for _ in range(22)]
+    emu.advance(1)
+    result = client.cancel_all()
+    assert sorted(r["order_id"] for r in result["orders"]) == sorted(
+        o["order_id"] for o in orders
+    )
+    assert {r["outcome"] for r in result["orders"]} == {"CANCEL_PENDING"}
+    emu.advance(1)
+    assert emu.state.open_order_count() == 0
