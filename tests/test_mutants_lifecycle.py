@@ -371,9 +371,216 @@ def test_cancel_all_sends_more_than_one_wave_of_stateful_cancels(
     orders = [client.place(**LIMIT, good_til="1h").order for _ in range(22)]
     emu.advance(1)
     result = client.cancel_all()
-    assert sorted(r["order_id"] for r in result["orders"]) == sorted(
-        o["order_id"] for o in orders
-    )
+    assert sorted(r["order_id"] for r in result["orders"]) == sorted(o["order_id"] for o in orders)
     assert {r["outcome"] for r in result["orders"]} == {"CANCEL_PENDING"}
     emu.advance(1)
     assert emu.state.open_order_count() == 0
+
+
+# --- cancel (one order) -------------------------------------------------------------------------
+def _attempts(client: Client) -> list[dict[str, Any]]:
+    rows = client.runtime.store().conn.execute(
+        "SELECT order_id, market, outcome, kind, codespace, code, tx_hash, detail, latency_ms"
+        " FROM cancel_attempts ORDER BY id"
+    )  # fmt: skip
+    names = ["order_id", "market", "outcome", "kind", "codespace", "code", "tx_hash", "detail",
+             "latency_ms"]  # fmt: skip
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def test_cancel_finds_an_order_by_client_id_or_upper_case_uuid(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    by_client_id = client.place(**LIMIT, good_til_blocks=10, client_id=4242).order
+    by_uuid = client.place(**LIMIT, good_til="1h").order
+    assert client.cancel("4242").order["order_id"] == by_client_id["order_id"]
+    emu.advance(1)
+    result = client.cancel(by_uuid["order_id"].upper())
+    assert (result.order["order_id"], result.source) == (by_uuid["order_id"], "store")
+
+
+def test_cancel_of_an_order_placed_elsewhere_records_it_from_the_indexer(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    placed = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    store = client.runtime.store()
+    store.conn.execute("DELETE FROM orders WHERE order_id = ?", (placed["order_id"],))
+    store.conn.commit()
+    dry = client.cancel(placed["order_id"].upper(), dry_run=True)
+    assert (dry.outcome, dry.source) == ("DRY_RUN", "indexer")
+    assert client.order(placed["order_id"]) is None  # a dry run records nothing
+    result = client.cancel(placed["order_id"])
+    assert (result.outcome, result.source) == ("CANCEL_PENDING", "indexer")
+    recorded = client.order(placed["order_id"])
+    assert recorded["status"] == "CANCEL_PENDING" and recorded["cancel_tx_hash"] == result.tx_hash
+    events = [e["detail"] for e in _events(client, placed["order_id"])]
+    assert "recorded from the Indexer" in events
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "words"),
+    [
+        ("77", "not_found", "client id 77"),
+        ("not-an-id", "bad_input", "'not-an-id' is not an order id"),
+        ("8473f381-dd7c-5cc2-855c-31bf39450146", "not_found", "neither in the store"),
+    ],
+    ids=["unknown client id", "garbage", "unknown uuid"],
+)
+def test_cancel_of_an_unknown_key_says_what_it_was(
+    bot: tuple[Client, Emulator], key: str, kind: str, words: str
+) -> None:
+    client, emu = bot
+    err = _raises(client.cancel, key)
+    assert err.kind == kind and words in err.message
+    assert "BroadcastTx" not in _calls(emu)
+
+
+def test_an_unknown_client_id_with_metadata_lookups_off_says_so(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    _, emu = bot
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db",
+        env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"},
+    ) as no_metadata:  # fmt: skip
+        err = _raises(no_metadata.cancel, "77")
+    assert err.kind == "not_found" and "metadata lookups are switched off" in err.message
+
+
+def test_cancel_disabled_by_the_feature_flag_says_how_to_enable_it(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db",
+        env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_FEATURE_CANCEL": "0"},
+    ) as disabled:  # fmt: skip
+        err = _raises(disabled.cancel, order["order_id"])
+        all_err = _raises(disabled.cancel_all)
+    assert (err.exit_code, err.kind) == (9, "disabled") and "DYDXCTL_FEATURE_CANCEL" in err.hint
+    assert (all_err.exit_code, all_err.kind) == (9, "disabled")
+    assert client.order(order["order_id"])["status"] == "OPEN"
+
+
+def test_dry_run_cancel_shows_the_cancel_it_would_send(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    short = client.place(**LIMIT, good_til_blocks=10).order
+    stateful = client.place(**LIMIT, good_til="1h").order
+    emu.reset_calls()
+    dry_short = client.cancel(short["order_id"], dry_run=True)
+    dry_stateful = client.cancel(stateful["order_id"], dry_run=True)
+    assert (dry_short.outcome, dry_short.source) == ("DRY_RUN", "store")
+    assert dry_short.good_til_block == short["good_til_block"]
+    assert dry_short.good_til_block_time is None
+    assert dry_stateful.good_til_block_time == stateful["good_til_block_time"]
+    assert dry_stateful.good_til_block is None
+    for dry in (dry_short, dry_stateful):
+        raw = base64.b64decode(dry.extra["tx_bytes"])
+        assert hashlib.sha256(raw).hexdigest().upper() == dry.tx_hash
+    assert "BroadcastTx" not in _calls(emu)
+    assert client.order(short["order_id"])["status"] == "OPEN"
+    real = client.cancel(short["order_id"])
+    assert real.tx_hash == dry_short.tx_hash  # the same bytes: a short-term cancel is stable
+
+
+def test_an_accepted_cancel_writes_its_good_til_and_says_when_it_is_final(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    short = client.place(**LIMIT, good_til_blocks=10).order
+    stateful = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    short_result = client.cancel(short["order_id"])
+    stateful_result = client.cancel(stateful["order_id"])
+    assert short_result.good_til_block == short["good_til_block"]
+    assert f"block {short['good_til_block']}" in short_result.message
+    assert "GetTx" in stateful_result.message
+    assert stateful_result.good_til_block_time == stateful["good_til_block_time"]
+    rows = [client.order(o["order_id"]) for o in (short, stateful)]
+    assert rows[0]["cancel_good_til_block"] == short["good_til_block"]
+    assert rows[1]["cancel_good_til_block_time"] == stateful["good_til_block_time"]
+    assert [r["cancel_tx_hash"] for r in rows] == [short_result.tx_hash, stateful_result.tx_hash]
+    attempts = _attempts(client)
+    assert [(a["order_id"], a["outcome"], a["market"], a["tx_hash"]) for a in attempts] == [
+        (short["order_id"], "success", "BTC-USD", short_result.tx_hash),
+        (stateful["order_id"], "success", "BTC-USD", stateful_result.tx_hash),
+    ]
+
+
+def test_a_second_cancel_of_a_short_term_order_sends_nothing(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    first = client.cancel(order["order_id"])
+    emu.reset_calls()
+    second = client.cancel(order["order_id"])
+    assert (second.outcome, second.tx_hash) == ("CANCEL_PENDING", first.tx_hash)
+    assert "already on its way" in second.message
+    assert _calls(emu) == []
+
+
+def test_a_cancel_whose_answer_is_lost_is_recorded_as_unreachable(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.kind) == (7, "unreachable")
+    assert err.details["order_id"] == order["order_id"]
+    assert f"dydxctl cancel {order['order_id']}" in err.hint
+    row = client.order(order["order_id"])
+    assert row["status"] == "OPEN" and row["last_error"]
+    [attempt] = _attempts(client)
+    assert (attempt["outcome"], attempt["kind"], attempt["market"]) == (
+        "failure", "unreachable", "BTC-USD")  # fmt: skip
+    assert attempt["tx_hash"] is None and attempt["detail"]
+    assert client.cancel(order["order_id"]).outcome == "CANCEL_PENDING"  # safe to repeat
+
+
+def test_a_rejected_cancel_records_the_code(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    emu.fail_next("BroadcastTx", codespace="clob", code=12)
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.details["order_id"]) == (6, order["order_id"])
+    assert client.order(order["order_id"])["last_error"] == err.message
+    [attempt] = _attempts(client)
+    assert (attempt["outcome"], attempt["kind"], attempt["codespace"], attempt["code"]) == (
+        "failure", "chain_rejected", "clob", 12)  # fmt: skip
+    assert attempt["tx_hash"] and attempt["detail"] == err.message
+
+
+def test_a_clob_10_answer_expires_a_short_term_order_naming_its_gtb(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    emu.fail_next("BroadcastTx", codespace="clob", code=10)
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.details["order_id"]) == (5, order["order_id"])
+    assert f"good_til_block {order['good_til_block']}" in err.message
+    assert client.order(order["order_id"])["status"] == "EXPIRED"
+
+
+def test_a_cancel_already_pending_answer_keeps_the_earlier_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="clob", code=9)
+    result = client.cancel(order["order_id"])
+    assert result.outcome == "CANCEL_PENDING" and result.tx_hash is None
+    assert "nothing new was sent" in result.message
+    row = client.order(order["order_id"])
+    assert row["status"] == "CANCEL_PENDING" and row["cancel_tx_hash"] is None
+    [attempt] = _attempts(client)
+    assert (attempt["outcome"], attempt["detail"]) == ("success", "cancel already pending")
