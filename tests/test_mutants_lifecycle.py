@@ -584,3 +584,76 @@ def test_a_cancel_already_pending_answer_keeps_the_earlier_hash(
     assert row["status"] == "CANCEL_PENDING" and row["cancel_tx_hash"] is None
     [attempt] = _attempts(client)
     assert (attempt["outcome"], attempt["detail"]) == ("success", "cancel already pending")
+
+
+# --- finality: what sync and cancel settle, and their evidence -----------------------------------
+def test_a_lost_short_term_place_the_indexer_shows_is_open(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    emu.fail_next("BroadcastTx", after_apply=True)
+    order_id = _raises(client.place, **LIMIT, good_til_blocks=10).details["order_id"]
+    [changed] = client.sync()["changed"]
+    assert (changed["order_id"], changed["from"], changed["status"]) == (
+        order_id,
+        "UNKNOWN",
+        "OPEN",
+    )
+    assert "rests on the book" in changed["detail"]
+
+
+def test_a_partly_filled_stateful_order_is_cancelled_with_its_fill(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fill(order["order_id"], size="0.0005")
+    emu.advance(1)
+    cancel = client.cancel(order["order_id"])
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "CANCELED")
+    assert cancel.tx_hash in changed["detail"] and changed["detail"].endswith(", 0.0005 filled")
+
+
+def test_a_failed_cancel_of_an_untriggered_order_returns_it_to_untriggered(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(
+        "BTC-USD", "sell", "0.001", type="stop-limit", price="40000", trigger_price="41000",
+        good_til="1h",
+    ).order  # fmt: skip
+    emu.advance(1)
+    client.sync()
+    emu.fail_next_deliver("clob", 29)
+    client.cancel(order["order_id"])
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "UNTRIGGERED")
+    assert "did not take effect" in changed["detail"] and "(clob, 29)" in changed["detail"]
+    again = client.cancel(order["order_id"])  # sent again
+    assert again.outcome == "CANCEL_PENDING" and again.tx_hash not in changed["detail"]
+    emu.advance(1)
+    assert [c["status"] for c in client.sync()["changed"]] == ["CANCELED"]
+
+
+def test_cancelling_a_final_order_says_why_and_sends_nothing(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    filled = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fill(filled["order_id"])
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="clob", code=10001)
+    rejected = _raises(client.place, **LIMIT, good_til="1h").details["order_id"]
+    err = _raises(client.cancel, filled["order_id"])
+    assert (err.exit_code, err.kind, err.details["status"]) == (4, "already_final", "FILLED")
+    assert "already filled" in err.message and "Indexer: FILLED" in err.message
+    assert client.order(filled["order_id"])["status"] == "FILLED"
+    emu.reset_calls()
+    again = _raises(client.cancel, filled["order_id"])  # now from the store: no broadcast
+    assert (again.exit_code, again.details["status"]) == (4, "FILLED")
+    assert "BroadcastTx" not in _calls(emu)
+    err = _raises(client.cancel, rejected)
+    assert (err.exit_code, err.kind, err.details["status"]) == (4, "already_final", "REJECTED")
+    assert "never on the book" in err.message
+    assert "BroadcastTx" not in _calls(emu)
