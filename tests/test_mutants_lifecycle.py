@@ -657,3 +657,37 @@ def test_cancelling_a_final_order_says_why_and_sends_nothing(bot: tuple[Client, 
     assert (err.exit_code, err.kind, err.details["status"]) == (4, "already_final", "REJECTED")
     assert "never on the book" in err.message
     assert "BroadcastTx" not in _calls(emu)
+
+
+def test_a_dry_run_batch_cancel_signs_the_bytes_the_real_one_sends(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, _ = bot
+    orders = [client.place(**LIMIT, good_til_blocks=10).order for _ in range(2)]
+    dry = client.cancel_all(dry_run=True)
+    real = client.cancel_all()
+    assert [r["outcome"] for r in dry["orders"]] == ["DRY_RUN"] * 2
+    assert {r["tx_hash"] for r in dry["orders"]} == {r["tx_hash"] for r in real["orders"]}
+    assert {client.order(o["order_id"])["status"] for o in orders} == {"CANCEL_PENDING"}
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "kind", "status"),
+    [(10, 5, "expired", None), (3006, 4, "already_final", "FILLED")],
+    ids=["clob 10: expired", "clob 3006: filled"],
+)
+def test_a_refused_batch_is_resolved_per_order(
+    bot: tuple[Client, Emulator], code: int, exit_code: int, kind: str, status: str | None
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    if status == "FILLED":
+        emu.fill(order["order_id"])
+    emu.fail_next("BroadcastTx", codespace="clob", code=code)
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert (row["outcome"], row["exit_code"]) == (f"FAILED ({kind})", exit_code)
+    assert order["order_id"] in row["detail"]
+    assert result["exit_code"] == exit_code
+    if status is not None:  # the Indexer's evidence settles it (clob 10 alone does not)
+        assert client.order(order["order_id"])["status"] == status
