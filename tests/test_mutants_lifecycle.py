@@ -691,3 +691,39 @@ def test_a_refused_batch_is_resolved_per_order(
     assert result["exit_code"] == exit_code
     if status is not None:  # the Indexer's evidence settles it (clob 10 alone does not)
         assert client.order(order["order_id"])["status"] == status
+
+
+def test_a_retried_cancel_after_the_first_landed_says_it_is_cancelled(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """The first cancel's answer was lost but it landed; the retry is answered clob 3006
+    and the earlier cancel's block result settles the order."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", after_apply=True)
+    _raises(client.cancel, order["order_id"])
+    first = client.order(order["order_id"])["cancel_tx_hash"]
+    emu.advance(1)  # the lost cancel is in this block
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.kind, err.details["status"]) == (4, "already_final", "CANCELED")
+    assert first in err.message and "earlier cancel landed" in err.message
+    assert client.order(order["order_id"])["status"] == "CANCELED"
+
+
+def test_a_short_term_wait_that_times_out_says_how_many_blocks_are_left(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    emu.advance(5)
+    emu.set_indexer_lag(3)
+    emu.advance(3)  # the Indexer trails the chain: a 404 proves nothing yet
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    err = _raises(client.cancel, order["order_id"], wait=True, timeout_s=0.2)
+    assert (err.exit_code, err.kind, err.details["status"]) == (
+        11,
+        "wait_timed_out",
+        "CANCEL_PENDING",
+    )
+    left = order["good_til_block"] - emu.state.height
+    assert f"({left} blocks before it expires)" in err.message
