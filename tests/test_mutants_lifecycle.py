@@ -727,3 +727,57 @@ def test_a_short_term_wait_that_times_out_says_how_many_blocks_are_left(
     )
     left = order["good_til_block"] - emu.state.height
     assert f"({left} blocks before it expires)" in err.message
+
+
+def test_a_short_term_order_cancelled_by_another_store_is_cancel_pending_then_cancelled(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """Partly filled, so the Indexer keeps it (BEST_EFFORT_CANCELED once cancelled)."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=5).order
+    emu.fill(order["order_id"], size="0.0005")
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "other.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as other:  # fmt: skip
+        other.sync(import_orders=True)
+        assert other.cancel(order["order_id"]).outcome == "CANCEL_PENDING"
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("OPEN", "CANCEL_PENDING")
+    assert "cancelled elsewhere" in changed["detail"]
+    emu.advance(6)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "CANCELED")
+    assert changed["detail"].endswith(", 0.0005 filled")
+
+
+def test_a_short_term_place_that_never_arrived_stays_unknown_until_its_gtb(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")  # refused before it was applied
+    order_id = _raises(client.place, **LIMIT, good_til_blocks=3).details["order_id"]
+    assert client.sync()["changed"] == []  # Indexer 404: it may still be on its way
+    assert client.order(order_id)["status"] == "UNKNOWN"
+    emu.advance(4)
+    changed = {c["order_id"]: c for c in client.sync()["changed"]}
+    assert changed[order_id]["status"] == "EXPIRED"
+    assert "no cancel was sent" in changed[order_id]["detail"]
+
+
+def test_a_retry_answered_cancel_already_pending_returns_the_first_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", after_apply=True)
+    _raises(client.cancel, order["order_id"])
+    first = client.order(order["order_id"])["cancel_tx_hash"]
+    emu.latency_ms = 40
+    again = client.cancel(order["order_id"])
+    emu.latency_ms = 0
+    assert (again.outcome, again.tx_hash) == ("CANCEL_PENDING", first)
+    assert first in again.message and again.latency_ms >= 40
+    assert client.order(order["order_id"])["cancel_tx_hash"] == first
