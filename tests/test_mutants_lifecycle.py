@@ -781,3 +781,15 @@ def test_a_retry_answered_cancel_already_pending_returns_the_first_hash(
     assert (again.outcome, again.tx_hash) == ("CANCEL_PENDING", first)
     assert first in again.message and again.latency_ms >= 40
     assert client.order(order["order_id"])["cancel_tx_hash"] == first
+
+
+def test_a_batch_for_an_order_one_block_from_expiry_uses_the_orders_own_gtb(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=3).order
+    emu.advance(2)
+    assert order["good_til_block"] == emu.state.height + 1
+    [row] = client.cancel_all()["orders"]
+    assert row["outcome"] == "CANCEL_PENDING"
+    assert client.order(order["order_id"])["cancel_good_til_block"] == order["good_til_block"]
