@@ -793,3 +793,92 @@ def test_a_batch_for_an_order_one_block_from_expiry_uses_the_orders_own_gtb(
     [row] = client.cancel_all()["orders"]
     assert row["outcome"] == "CANCEL_PENDING"
     assert client.order(order["order_id"])["cancel_good_til_block"] == order["good_til_block"]
+
+
+def test_cancel_all_writes_each_stateful_cancels_good_til_ahead(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    [row] = client.cancel_all()["orders"]
+    stored = client.order(order["order_id"])
+    assert stored["cancel_good_til_block_time"] == order["good_til_block_time"]
+    assert stored["cancel_tx_hash"] == row["tx_hash"]
+
+
+def test_cancel_all_resends_a_stateful_cancel_refused_for_its_nonce(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """sdk 32: nothing applied; the cancel goes again and the row names the tx that was
+    accepted, so its block result settles it."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    [row] = client.cancel_all()["orders"]
+    assert row["outcome"] == "CANCEL_PENDING"
+    stored = client.order(order["order_id"])
+    assert stored["cancel_tx_hash"] == row["tx_hash"]
+    assert stored["cancel_good_til_block_time"] == order["good_til_block_time"]
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert changed["status"] == "CANCELED" and row["tx_hash"] in changed["detail"]
+
+
+def test_cancel_all_records_an_unreachable_stateful_cancel(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert (row["outcome"], row["exit_code"], row["tx_hash"]) == ("FAILED (unreachable)", 7, None)
+    stored = client.order(order["order_id"])
+    assert stored["status"] == "OPEN" and stored["last_error"] == row["detail"]
+    [attempt] = _attempts(client)
+    assert (attempt["outcome"], attempt["kind"]) == ("failure", "unreachable")
+
+
+def test_a_pending_cancel_overtaken_by_another_cancel_is_cancelled(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """Our cancel is in no block (dropped); another tool's cancel landed: the Indexer's
+    CANCELED settles it, naming both."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.drop_next_stateful()
+    ours = client.cancel(order["order_id"]).tx_hash
+    emu.advance(1)
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "other.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as other:  # fmt: skip
+        other.sync(import_orders=True)
+        other.cancel(order["order_id"])
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "CANCELED")
+    assert "Indexer: CANCELED" in changed["detail"] and ours in changed["detail"]
+
+
+def test_a_pending_stateful_cancel_past_the_orders_good_til_is_expired(
+    bot: tuple[Client, Emulator],
+) -> None:
+    from tests.conftest import order_row
+
+    client, emu = bot
+    emu.advance(1)
+    block_time = int(emu.state.block_time)
+    row = order_row(
+        order_flags=64, good_til_block_time=block_time - 5, status="OPEN",
+        address=client.address,
+    )  # fmt: skip
+    store = client.runtime.store()
+    store.insert_order(row)
+    store.transition(row["order_id"], "CANCEL_PENDING", cancel_tx_hash="CD" * 32)
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "EXPIRED")
+    assert "good_til_block_time" in changed["detail"] and "CD" * 32 in changed["detail"]
