@@ -882,3 +882,58 @@ def test_a_pending_stateful_cancel_past_the_orders_good_til_is_expired(
     [changed] = client.sync()["changed"]
     assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "EXPIRED")
     assert "good_til_block_time" in changed["detail"] and "CD" * 32 in changed["detail"]
+
+
+def test_a_partly_filled_stateful_order_the_chain_expired_is_expired_with_its_fill(
+    bot: tuple[Client, Emulator],
+) -> None:
+    import time
+
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="2s").order
+    emu.advance(1)
+    emu.fill(order["order_id"], size="0.0005")
+    while time.time() <= order["good_til_block_time"] + 0.05:  # the chain's clock is the wall's
+        time.sleep(0.05)
+    emu.advance(1)  # a block time past the GTBT: the chain removes it, the Indexer: CANCELED
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("OPEN", "EXPIRED")
+    assert "good_til_block_time" in changed["detail"]
+    assert "Indexer: CANCELED" in changed["detail"] and changed["detail"].endswith(
+        ", 0.0005 filled"
+    )
+
+
+def test_a_stateful_order_cancelled_by_another_tool_is_cancelled_by_the_indexers_word(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "other.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as other:  # fmt: skip
+        other.sync(import_orders=True)
+        other.cancel(order["order_id"])
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert (changed["from"], changed["status"]) == ("OPEN", "CANCELED")
+    assert changed["detail"] == "Indexer: CANCELED"
+
+
+def test_sync_confirms_a_conditional_order_by_the_indexers_listing(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(
+        "BTC-USD", "sell", "0.001", type="stop-limit", price="40000", trigger_price="41000",
+        good_til="1h",
+    ).order  # fmt: skip
+    emu.advance(1)
+    emu.reset_calls()
+    client.sync()
+    assert "GetTx" not in _calls(emu)  # the Indexer lists it: no block-result lookup
+    details = [e["detail"] or "" for e in _events(client, order["order_id"])]
+    assert any(d.startswith("in a block") and "Indexer: UNTRIGGERED" in d for d in details)
+    assert client.order(order["order_id"])["status"] == "UNTRIGGERED"
