@@ -937,3 +937,78 @@ def test_sync_confirms_a_conditional_order_by_the_indexers_listing(
     details = [e["detail"] or "" for e in _events(client, order["order_id"])]
     assert any(d.startswith("in a block") and "Indexer: UNTRIGGERED" in d for d in details)
     assert client.order(order["order_id"])["status"] == "UNTRIGGERED"
+
+
+def test_cancel_all_asks_the_indexer_for_the_subaccount_it_cancels(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    elsewhere = client.place(**LIMIT, good_til="1h", subaccount=1).order
+    emu.advance(1)
+    store = client.runtime.store()
+    store.conn.execute("DELETE FROM orders WHERE order_id = ?", (elsewhere["order_id"],))
+    store.conn.commit()
+    result = client.cancel_all(subaccount=1)
+    assert [r["order_id"] for r in result["orders"]] == [elsewhere["order_id"]]
+    assert result["orders"][0]["outcome"] == "CANCEL_PENDING"
+
+
+def test_cancel_all_resends_cancels_that_failed_in_their_block_with_their_new_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """Rows whose cancel is pending take cancel's full path; their result rows carry the
+    new cancel's hash."""
+    client, emu = bot
+    first, second = (client.place(**LIMIT, good_til="1h").order for _ in range(2))
+    emu.advance(1)
+    for order in (first, second):
+        emu.fail_next_deliver("clob", 29)
+        client.cancel(order["order_id"])
+    emu.advance(1)  # both cancels failed in their block
+    result = client.cancel_all()
+    rows = {r["order_id"]: r for r in result["orders"]}
+    for order in (first, second):
+        assert rows[order["order_id"]]["outcome"] == "CANCEL_PENDING"
+        assert (
+            rows[order["order_id"]]["tx_hash"] == client.order(order["order_id"])["cancel_tx_hash"]
+        )
+
+
+def test_cancel_all_reports_a_refused_resend_with_its_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next_deliver("clob", 29)
+    client.cancel(order["order_id"])
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="clob", code=12)
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert (row["outcome"], row["exit_code"]) == ("FAILED (chain_rejected)", 6)
+    [refused] = [a for a in _attempts(client) if a["code"] == 12]
+    assert row["tx_hash"] == refused["tx_hash"] and row["tx_hash"]
+
+
+def test_cancel_all_reports_an_order_it_could_not_sign_for(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """A fresh store (no cached account number) and a node that does not know the account:
+    that order fails with the wallet error's code, the summary still comes back."""
+    from dydxctl.errors import WalletError
+
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "fresh.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as fresh:  # fmt: skip
+        emu.fail_next("Account", grpc_status="NOT_FOUND")
+        result = fresh.cancel_all()
+    [row] = result["orders"]
+    code = WalletError.exit_code
+    assert (row["order_id"], row["outcome"], row["exit_code"]) == (
+        order["order_id"], "FAILED (wallet)", code)  # fmt: skip
+    assert result["failed"] == 1 and result["exit_code"] == code
