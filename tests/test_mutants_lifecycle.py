@@ -951,6 +951,8 @@ def test_cancel_all_asks_the_indexer_for_the_subaccount_it_cancels(
     result = client.cancel_all(subaccount=1)
     assert [r["order_id"] for r in result["orders"]] == [elsewhere["order_id"]]
     assert result["orders"][0]["outcome"] == "CANCEL_PENDING"
+    [recorded, *_] = _events(client, elsewhere["order_id"])  # its provenance, for `show`
+    assert recorded["detail"] == "recorded from the Indexer by cancel --all"
 
 
 def test_cancel_all_resends_cancels_that_failed_in_their_block_with_their_new_hash(
