@@ -764,6 +764,7 @@ def test_a_short_term_place_that_never_arrived_stays_unknown_until_its_gtb(
     changed = {c["order_id"]: c for c in client.sync()["changed"]}
     assert changed[order_id]["status"] == "EXPIRED"
     assert "no cancel was sent" in changed[order_id]["detail"]
+    assert changed[order_id]["detail"].endswith("; Indexer: 404 (not known)")
 
 
 def test_a_retry_answered_cancel_already_pending_returns_the_first_hash(
@@ -1014,3 +1015,68 @@ def test_cancel_all_reports_an_order_it_could_not_sign_for(
     assert (row["order_id"], row["outcome"], row["exit_code"]) == (
         order["order_id"], "FAILED (wallet)", code)  # fmt: skip
     assert result["failed"] == 1 and result["exit_code"] == code
+
+
+def test_a_dry_run_stateful_cancel_is_signed_with_a_timestamp_nonce(
+    bot: tuple[Client, Emulator],
+) -> None:
+    from dydxctl.tx import decode_tx
+
+    client, _ = bot
+    short = client.place(**LIMIT, good_til_blocks=10).order
+    stateful = client.place(**LIMIT, good_til="1h").order
+    sequences = [
+        decode_tx(
+            base64.b64decode(client.cancel(o["order_id"], dry_run=True).extra["tx_bytes"])
+        ).sequence
+        for o in (short, stateful)
+    ]
+    assert sequences[0] == 0  # short-term: no sequence check
+    assert sequences[1] >= chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF
+
+
+def test_a_cancels_history_names_its_tx_and_how_it_was_signed(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """The write-ahead event carries the cancel's hash and sequence: what later proves a
+    dropped cancel can never land (its nonce's window)."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    result = client.cancel(order["order_id"])
+    signed = [
+        e for e in _events(client, order["order_id"])
+        if e.get("tx_hash") == result.tx_hash and "signed with sequence" in (e["detail"] or "")
+    ]  # fmt: skip
+    assert len(signed) == 1 and signed[0]["detail"].startswith("cancel signed with sequence ")
+
+
+def test_a_short_term_order_past_an_observed_height_expires_with_that_evidence(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=3).order
+    emu.advance(5)
+    client.place(**LIMIT, good_til_blocks=3)  # observes the height (its estimate is refused)
+    emu.reset_calls()
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.details["order_id"]) == (5, order["order_id"])
+    assert "BroadcastTx" not in _calls(emu)
+    [expired] = [e for e in _events(client, order["order_id"]) if e["to_status"] == "EXPIRED"]
+    assert expired["detail"].startswith("observed chain height")
+    assert f"good_til_block {order['good_til_block']}" in expired["detail"]
+
+
+def test_a_short_term_cancel_wait_over_the_websocket_ends_cancelled(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db",
+        env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_WEBSOCKET": emu.ws_url},
+    ) as live:  # fmt: skip
+        order = live.place(**LIMIT, good_til_blocks=10).order
+        result = live.cancel(order["order_id"], wait=True, timeout_s=20)
+    assert result.outcome == "CANCELED"
+    assert client.order(order["order_id"])["status"] == "CANCELED"
