@@ -500,7 +500,7 @@ def test_an_accepted_cancel_writes_its_good_til_and_says_when_it_is_final(
     stateful_result = client.cancel(stateful["order_id"])
     assert short_result.good_til_block == short["good_til_block"]
     assert f"block {short['good_til_block']}" in short_result.message
-    assert "GetTx" in stateful_result.message
+    assert "final once its block result (GetTx) confirms it" in stateful_result.message
     assert stateful_result.good_til_block_time == stateful["good_til_block_time"]
     rows = [client.order(o["order_id"]) for o in (short, stateful)]
     assert rows[0]["cancel_good_til_block"] == short["good_til_block"]
@@ -1080,3 +1080,21 @@ def test_a_short_term_cancel_wait_over_the_websocket_ends_cancelled(
         result = live.cancel(order["order_id"], wait=True, timeout_s=20)
     assert result.outcome == "CANCELED"
     assert client.order(order["order_id"])["status"] == "CANCELED"
+
+
+def test_a_resent_short_term_cancel_the_node_already_holds_is_recorded_as_such(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=20).order
+    emu.fail_next("BroadcastTx", after_apply=True)
+    _raises(client.cancel, order["order_id"])
+    again = client.cancel(order["order_id"])
+    assert again.outcome == "CANCEL_PENDING" and "sdk 19" in again.message
+    [accepted] = [
+        e for e in _events(client, order["order_id"]) if e["to_status"] == "CANCEL_PENDING"
+    ]
+    assert accepted["detail"] == "cancel accepted (sdk 19: already in the node's mempool cache)"
+    attempts = _attempts(client)
+    assert [(a["outcome"], a["detail"]) for a in attempts][-1] == (
+        "success", "already sent (sdk 19)")  # fmt: skip
