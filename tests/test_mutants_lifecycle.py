@@ -1098,3 +1098,43 @@ def test_a_resent_short_term_cancel_the_node_already_holds_is_recorded_as_such(
     attempts = _attempts(client)
     assert [(a["outcome"], a["detail"]) for a in attempts][-1] == (
         "success", "already sent (sdk 19)")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "fails_at", "said"),
+    [
+        ({}, "OPEN", "accepted: it is on the chain"),
+        ({"codespace": "clob", "code": 10001}, "REJECTED", "rejected by the node"),
+        ({"grpc_status": "UNAVAILABLE"}, "UNKNOWN", "its outcome is unknown"),
+    ],
+    ids=["accepted", "rejected", "unknown"],
+)
+def test_a_store_failure_after_the_broadcast_says_not_to_place_again(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch, fault: dict, fails_at: str,
+    said: str,
+) -> None:  # fmt: skip
+    """Exit 8, naming the order and the tx: the order may rest on the book already."""
+    from dydxctl.errors import StoreError
+    from dydxctl.store import Store
+
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    real = Store.transition
+
+    def failing(self: Store, order_id: str, status: str, *args: Any, **kwargs: Any) -> Any:
+        if status == fails_at:
+            raise StoreError("database is locked", "")
+        return real(self, order_id, status, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "transition", failing)
+    if fault:
+        emu.fail_next("BroadcastTx", **fault)
+    err = _raises(client.place, **LIMIT, good_til_blocks=10)
+    assert (err.exit_code, err.kind) == (8, "store")
+    order_id = err.details["order_id"]
+    pending = client.order(order_id)
+    assert pending["status"] == "PENDING"
+    assert err.details["tx_hash"] == pending["place_tx_hash"]
+    assert said in err.message and order_id in err.message
+    if fails_at != "REJECTED":
+        assert "Do NOT place it again" in err.hint
