@@ -245,9 +245,13 @@ def test_place_statuses_and_their_evidence(bot: tuple[Client, Emulator]) -> None
     assert conditional.order["status"] == "UNTRIGGERED"
     assert conditional.order["trigger_price"] == "41000"
     assert short.order["trigger_price"] is None and short.order["trigger_subticks"] is None
-    for placed in (short, stateful):
-        details = [e["detail"] for e in _events(client, placed.order["order_id"])]
-        assert any(d.startswith("written before broadcast") for d in details)
+    for placed, low, high in ((short, 0, 0), (stateful, chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF,
+                                                   2**64)):  # fmt: skip
+        [written] = [
+            e["detail"] for e in _events(client, placed.order["order_id"])
+            if e["detail"].startswith("written before broadcast; place signed with sequence ")
+        ]  # fmt: skip
+        assert low <= int(written.rsplit(" ", 1)[1]) <= high
     [accepted] = [
         e["detail"] for e in _events(client, stateful.order["order_id"])
         if e["to_status"] == "OPEN"
@@ -1049,6 +1053,8 @@ def test_a_cancels_history_names_its_tx_and_how_it_was_signed(
         if e.get("tx_hash") == result.tx_hash and "signed with sequence" in (e["detail"] or "")
     ]  # fmt: skip
     assert len(signed) == 1 and signed[0]["detail"].startswith("cancel signed with sequence ")
+    nonce = int(signed[0]["detail"].rsplit(" ", 1)[1])
+    assert nonce >= chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF  # a timestamp nonce, not a sequence
 
 
 def test_a_short_term_order_past_an_observed_height_expires_with_that_evidence(
