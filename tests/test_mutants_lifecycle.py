@@ -887,6 +887,10 @@ def test_a_pending_stateful_cancel_past_the_orders_good_til_is_expired(
     [changed] = client.sync()["changed"]
     assert (changed["from"], changed["status"]) == ("CANCEL_PENDING", "EXPIRED")
     assert "good_til_block_time" in changed["detail"] and "CD" * 32 in changed["detail"]
+    emu.reset_calls()
+    err = _raises(client.cancel, row["order_id"])  # final in the store: nothing is sent
+    assert (err.exit_code, err.kind) == (5, "expired") and "has expired" in err.message
+    assert "BroadcastTx" not in _calls(emu)
 
 
 def test_a_partly_filled_stateful_order_the_chain_expired_is_expired_with_its_fill(
