@@ -1148,3 +1148,19 @@ def test_a_store_failure_after_the_broadcast_says_not_to_place_again(
     assert said in err.message and order_id in err.message
     if fails_at != "REJECTED":
         assert "Do NOT place it again" in err.hint
+
+
+def test_cancel_all_wait_without_the_websocket_settles_by_rest(chain_cli: Any) -> None:
+    """The websocket is down: each pending cancel is judged from REST (the Indexer's 404
+    after our accepted short-term cancel, once the Indexer has the chain's height)."""
+    import json
+
+    order = chain_cli.place("--market", "BTC-USD", "--side", "buy", "--size", "0.001",
+                            "--price", "50000", "--good-til-blocks", "10")  # fmt: skip
+    result = chain_cli(
+        "--websocket", f"ws://127.0.0.1:{_closed_port()}/v4/ws", "--json", "cancel", "--all",
+        "--wait", "--wait-timeout", "20",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["orders"]
+    assert (row["order_id"], row["outcome"]) == (order["order_id"], "CANCELED")
