@@ -244,6 +244,7 @@ def test_place_statuses_and_their_evidence(bot: tuple[Client, Emulator]) -> None
     assert stateful.order["status"] == "OPEN"
     assert conditional.order["status"] == "UNTRIGGERED"
     assert conditional.order["trigger_price"] == "41000"
+    assert conditional.order["trigger_subticks"] > 0
     assert short.order["trigger_price"] is None and short.order["trigger_subticks"] is None
     for placed, low, high in ((short, 0, 0), (stateful, chain.TIMESTAMP_NONCE_SEQUENCE_CUTOFF,
                                                    2**64)):  # fmt: skip
