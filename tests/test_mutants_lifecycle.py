@@ -1165,3 +1165,11 @@ def test_cancel_all_wait_without_the_websocket_settles_by_rest(chain_cli: Any) -
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)["orders"]
     assert (row["order_id"], row["outcome"]) == (order["order_id"], "CANCELED")
+
+
+def test_a_one_block_good_til_needs_no_node_info(bot: tuple[Client, Emulator]) -> None:
+    """Every node version allows 1..SHORT_BLOCK_WINDOW blocks: no GetNodeInfo round trip."""
+    client, emu = bot
+    for blocks in (1, chain.SHORT_BLOCK_WINDOW):
+        client.place(**LIMIT, good_til_blocks=blocks)
+    assert "GetNodeInfo" not in _calls(emu)
