@@ -827,6 +827,8 @@ def test_cancel_all_resends_a_stateful_cancel_refused_for_its_nonce(
     stored = client.order(order["order_id"])
     assert stored["cancel_tx_hash"] == row["tx_hash"]
     assert stored["cancel_good_til_block_time"] == order["good_til_block_time"]
+    written = [e for e in _events(client, order["order_id"]) if e.get("tx_hash") == row["tx_hash"]]
+    assert any((e["detail"] or "").startswith("cancel signed with sequence") for e in written)
     emu.advance(1)
     [changed] = client.sync()["changed"]
     assert changed["status"] == "CANCELED" and row["tx_hash"] in changed["detail"]
