@@ -304,12 +304,15 @@ def test_cancel_all_without_the_indexer_says_store_only(
         network="local", grpc=emu.grpc_target, indexer=f"http://127.0.0.1:{_closed_port()}",
         db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC}, timeout_s=2,
     ) as offline:  # fmt: skip
+        dry = offline.cancel_all(dry_run=True)
         result = offline.cancel_all()
-    assert result["summary"] == (
-        "cancel --all: 2 orders, 2 cancelled, 0 failed (store only: the Indexer was not reachable)"
-    )
-    assert result["source"] == "store"
-    assert "2 open orders of the store" in result["warning"]
+    for answer in (dry, result):
+        assert answer["summary"] == (
+            "cancel --all: 2 orders, 2 cancelled, 0 failed (store only: the Indexer was not "
+            "reachable)"
+        )
+        assert answer["source"] == "store"
+        assert "2 open orders of the store" in answer["warning"]
 
 
 def test_cancel_all_dry_run_of_an_expired_short_term_order_writes_nothing(
@@ -505,7 +508,9 @@ def test_an_accepted_cancel_writes_its_good_til_and_says_when_it_is_final(
     stateful_result = client.cancel(stateful["order_id"])
     assert short_result.good_til_block == short["good_til_block"]
     assert f"block {short['good_til_block']}" in short_result.message
-    assert "final once its block result (GetTx) confirms it" in stateful_result.message
+    assert stateful_result.message.endswith(
+        "; it is final once its block result (GetTx) confirms it (use --wait to follow it)."
+    )
     assert stateful_result.good_til_block_time == stateful["good_til_block_time"]
     rows = [client.order(o["order_id"]) for o in (short, stateful)]
     assert rows[0]["cancel_good_til_block"] == short["good_til_block"]
@@ -1020,12 +1025,15 @@ def test_cancel_all_reports_an_order_it_could_not_sign_for(
         db=tmp_path / "fresh.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
     ) as fresh:  # fmt: skip
         emu.fail_next("Account", grpc_status="NOT_FOUND")
+        dry = fresh.cancel_all(dry_run=True)
+        emu.fail_next("Account", grpc_status="NOT_FOUND")
         result = fresh.cancel_all()
-    [row] = result["orders"]
     code = WalletError.exit_code
-    assert (row["order_id"], row["outcome"], row["exit_code"]) == (
-        order["order_id"], "FAILED (wallet)", code)  # fmt: skip
-    assert result["failed"] == 1 and result["exit_code"] == code
+    for answer in (dry, result):
+        [row] = answer["orders"]
+        assert (row["order_id"], row["outcome"], row["exit_code"]) == (
+            order["order_id"], "FAILED (wallet)", code)  # fmt: skip
+        assert answer["failed"] == 1 and answer["exit_code"] == code
 
 
 def test_a_dry_run_stateful_cancel_is_signed_with_a_timestamp_nonce(
