@@ -1183,3 +1183,29 @@ def test_a_one_block_good_til_needs_no_node_info(bot: tuple[Client, Emulator]) -
     for blocks in (1, chain.SHORT_BLOCK_WINDOW):
         client.place(**LIMIT, good_til_blocks=blocks)
     assert "GetNodeInfo" not in _calls(emu)
+
+
+def test_an_order_pruned_while_its_cancel_is_signed_sends_nothing(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent prune (it takes only expired rows) removes the row between the lookup
+    and the write-ahead: exit 5 naming the order, and no broadcast."""
+    from dydxctl import cancel_one
+
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=10).order
+    real_sign = cancel_one.sign
+
+    def sign_then_pruned(*args: Any, **kwargs: Any) -> Any:
+        signed = real_sign(*args, **kwargs)
+        store = client.runtime.store()
+        store.conn.execute("DELETE FROM orders WHERE order_id = ?", (order["order_id"],))
+        store.conn.commit()
+        return signed
+
+    monkeypatch.setattr(cancel_one, "sign", sign_then_pruned)
+    emu.reset_calls()
+    err = _raises(client.cancel, order["order_id"])
+    assert (err.exit_code, err.details["order_id"]) == (5, order["order_id"])
+    assert "pruned" in err.message
+    assert "BroadcastTx" not in _calls(emu)
