@@ -163,7 +163,14 @@ def test_stateful_cancel_that_fails_in_its_block_returns_to_open(chain_cli: Chai
     order = chain_cli.place(*LIMIT)
     chain_cli.emu.advance(1)
     chain_cli.emu.fail_next_deliver("clob", 29)
-    threading.Timer(0.3, chain_cli.emu.advance, args=(1,)).start()
+
+    def next_block_once_the_cancel_is_in_the_mempool() -> None:  # not a fixed delay: a
+        deadline = time.monotonic() + 10  # block before the cancel would not include it
+        while not chain_cli.emu.state.mempool and time.monotonic() < deadline:
+            time.sleep(0.005)
+        chain_cli.emu.advance(1)
+
+    threading.Thread(target=next_block_once_the_cancel_is_in_the_mempool, daemon=True).start()
     err = chain_cli.json("cancel", order["order_id"], "--wait", "--wait-timeout", "10",
                          expect_exit=6)  # fmt: skip
     assert (err["error"]["details"]["codespace"], err["error"]["details"]["code"]) == ("clob", 29)
