@@ -1,0 +1,515 @@
+"""Tests that bite (issue 13 item 7): each pins a detail of store.py, scope.py,
+store_open.py or reconcile.py that a mutation test (docs/mutation_store.md) showed no other
+test would notice. All in-process and on SQLite: mutants are imported, subprocesses not."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dydxctl import scope
+from dydxctl.errors import BadInput, InternalError, OrderNotFound, StoreError
+from dydxctl.store import (
+    BUSY_TIMEOUT_MS,
+    PruneSummary,
+    Store,
+    _percentile,
+    _store_error,
+    now_iso,
+    order_listing_sql,
+    recorded_after_broadcast,
+)
+from dydxctl.store_open import is_postgres_url, open_store, redact_url, store_exists
+from tests.conftest import LOCAL_CHAIN, TEST_ADDRESS, order_row
+
+TESTNET = "dydx-testnet-4"
+MAINNET = "dydx-mainnet-1"
+
+
+# --- store_open ---
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("postgresql://u@h/db", True),
+        ("postgres://u@h/db", True),
+        ("POSTGRESQL://u@h/db", True),
+        ("PostGres://u@h/db", True),
+        ("sqlite:///x.db", False),
+        ("/tmp/postgresql://x", False),
+        (Path("postgresql://u@h/db"), False),  # a Path is always a file
+    ],
+)
+def test_is_postgres_url(target: Any, expected: bool) -> None:
+    assert is_postgres_url(target) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgresql://bob:s3cret@db.example:6543/orders",
+         "postgresql://bob:***@db.example:6543/orders"),
+        ("postgresql://bob:s3cret@db.example/orders", "postgresql://bob:***@db.example/orders"),
+        ("postgresql://:s3cret@db.example/orders", "postgresql://:***@db.example/orders"),
+        ("postgresql://bob:s3cret@[::1]:5432/orders", "postgresql://bob:***@[::1]:5432/orders"),
+        ("postgresql://bob@db.example/orders?password=s3cret&sslmode=require",
+         "postgresql://bob@db.example/orders?password=***&sslmode=require"),
+        ("postgresql://bob@db.example/orders?sslmode=require&PASSWORD=s3cret",
+         "postgresql://bob@db.example/orders?sslmode=require&PASSWORD=***"),
+        ("postgresql://bob@db.example/orders?mypassword=keep",
+         "postgresql://bob@db.example/orders?mypassword=keep"),
+        ("postgresql://bob@db.example:5432/orders", "postgresql://bob@db.example:5432/orders"),
+    ],
+)  # fmt: skip
+def test_redact_url(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
+    assert "s3cret" not in redact_url(url)
+
+
+def test_open_store_expands_home_and_honours_create_and_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(StoreError, match="No store"):
+        open_store("~/orders.db", create=False)
+    assert not store_exists("~/orders.db")
+    with open_store("~/orders.db", chain_id=TESTNET) as s:
+        assert s.path == tmp_path / "orders.db" and s.chain_id == TESTNET
+    assert store_exists("~/orders.db")
+    assert store_exists("postgresql://u@127.0.0.1/none")  # a server may always hold it
+    with open_store(str(tmp_path / "orders.db"), create=False) as s:
+        assert s.chain_id is None
+
+
+# --- scope ---
+
+
+def test_network_option_names_the_profile_or_the_chain_id() -> None:
+    assert scope.network_option(MAINNET) == "--network mainnet"
+    assert scope.network_option(TESTNET) == "--network testnet"
+    assert scope.network_option(LOCAL_CHAIN) == "--network local"
+    assert scope.network_option("my-chain") == "--chain-id my-chain"
+
+
+class _Rt:
+    """The parts of a Runtime scope.py reads: store(), settings.chain_id, wallet()."""
+
+    def __init__(self, store: Store, chain_id: str = LOCAL_CHAIN, address: str = TEST_ADDRESS):
+        self._store = store
+        self.settings = SimpleNamespace(chain_id=chain_id)
+        self.address = address
+
+    def store(self) -> Store:
+        return self._store
+
+    def wallet(self) -> Any:
+        return SimpleNamespace(address=self.address)
+
+
+def test_refuse_other_chain_names_every_owning_chain(db_path: Path) -> None:
+    row = order_row(chain_id=TESTNET)
+    with Store.open(db_path) as s:
+        s.insert_order(row)
+        s.insert_order({**row, "chain_id": MAINNET})
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s:
+        scope.refuse_other_chain(_Rt(s), "6b2c0e8e-0000-5000-8000-000000000000")  # nowhere
+        with pytest.raises(BadInput) as caught:
+            scope.refuse_other_chain(_Rt(s), f"  {row['order_id']} ")
+    err = caught.value
+    assert err.message == (
+        f"Order {row['order_id']} is stored for chain {MAINNET}, {TESTNET}, not for "
+        f"{LOCAL_CHAIN} (the chain this command uses). Nothing was sent."
+    )
+    assert err.hint.startswith("Run the command again with --network mainnet or --network testnet.")
+    assert "`dydxctl sync --import`" in err.hint
+    assert err.details == {"order_id": row["order_id"], "chain_id": MAINNET}
+
+
+def test_require_owner_checks_chain_then_wallet(store: Store) -> None:
+    row = order_row()
+    rt = _Rt(store)
+    scope.require_owner(rt, row)  # ours: no error
+    with pytest.raises(BadInput) as caught:
+        scope.require_owner(rt, {**row, "chain_id": TESTNET, "address": "dydx1other"})
+    assert caught.value.message == (
+        f"Order {row['order_id']} belongs to chain {TESTNET}, not {LOCAL_CHAIN}. Nothing was sent."
+    )
+    assert caught.value.hint == "Run the command again with --network testnet."
+    assert caught.value.details == {"order_id": row["order_id"]}
+    with pytest.raises(BadInput) as caught:
+        scope.require_owner(rt, {**row, "address": "dydx1other"})
+    assert caught.value.message == (
+        f"Order {row['order_id']} belongs to wallet dydx1other, not to this wallet "
+        f"({TEST_ADDRESS}). Nothing was sent."
+    )
+    assert "dydx1other" in caught.value.hint and "DYDX_MNEMONIC" in caught.value.hint
+    assert caught.value.details == {"order_id": row["order_id"]}
+
+
+def test_stored_order_id_refuses_bad_or_foreign_bytes() -> None:
+    row = order_row()
+    assert scope.stored_order_id(row).client_id == row["client_id"]
+    other = order_row()
+    for proto, why in (
+        ("%%%", "Stored OrderId bytes are not valid"),
+        (None, "they name another order"),  # empty bytes: the default OrderId
+        (other["order_id_proto"], "they name another order"),
+    ):
+        with pytest.raises(StoreError) as caught:
+            scope.stored_order_id({**row, "order_id_proto": proto})
+        assert caught.value.message.startswith(
+            f"The stored OrderId of order {row['order_id']} is corrupt ("
+        )
+        assert why in caught.value.message and caught.value.message.endswith("Nothing was sent.")
+        assert row["order_id"] in caught.value.hint and "`dydxctl sync`" in caught.value.hint
+        assert caught.value.details == {"order_id": row["order_id"]}
+
+
+# --- store: pure helpers ---
+
+
+def test_order_listing_sql_builds_each_filter() -> None:
+    sql, params = order_listing_sql(chain_id=None)
+    assert sql == "SELECT * FROM orders ORDER BY created_at DESC, rowid DESC" and params == []
+    sql, params = order_listing_sql(
+        chain_id="c", status="OPEN", statuses=frozenset({"UNKNOWN", "OPEN"}), market="BTC-USD",
+        address="a", limit=3,
+    )  # fmt: skip
+    assert sql == (
+        "SELECT * FROM orders WHERE chain_id = ? AND status = ? AND status IN (?, ?)"
+        " AND market = ? AND address = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    )
+    assert params == ["c", "OPEN", "OPEN", "UNKNOWN", "BTC-USD", "a", 3]
+    assert order_listing_sql(chain_id=None, limit=0)[1] == [0]
+    with pytest.raises(BadInput) as caught:
+        order_listing_sql(chain_id=None, status="open")
+    assert caught.value.message == "Unknown status 'open'."
+    assert caught.value.hint.startswith("Use one of: PENDING, OPEN, UNTRIGGERED, REJECTED")
+
+
+def test_percentile_and_prune_summary() -> None:
+    assert _percentile([], 50) is None
+    assert _percentile([7], 95) == 7.0 and isinstance(_percentile([7], 95), float)
+    assert _percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0
+    assert _percentile([1.0, 2.0], 95) == 1.95
+    assert _percentile([0.0, 1.0, 2.0], 1) == 0.02
+    s = PruneSummary(1, 2, 4, 8, dry_run=True)
+    assert (s.deleted, s.total) == (7, 15)
+
+
+def test_now_iso_is_utc_with_milliseconds() -> None:
+    from datetime import UTC, datetime
+
+    assert now_iso(datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)) == (
+        "2026-01-02T03:04:05.678Z"
+    )
+    assert now_iso()[:4] == str(datetime.now(UTC).year)
+
+
+@pytest.mark.parametrize(
+    ("text", "starts"),
+    [
+        ("database is locked", f"The store /s.db stayed locked for more than "
+                               f"{BUSY_TIMEOUT_MS // 1000} s."),
+        ("database table is busy", "The store /s.db stayed locked"),
+        ("attempt to write a readonly database", "The store /s.db is read-only."),
+        ("file is read-only", "The store /s.db is read-only."),
+        ("file is not a database", "/s.db is not a dydxctl store, or it is corrupt"),
+        ("database disk image is malformed", "/s.db is not a dydxctl store"),
+        ("index is corrupt", "/s.db is not a dydxctl store"),
+        ("disk I/O error", "Store error on /s.db: disk I/O error."),
+    ],
+)  # fmt: skip
+def test_store_error_classifies_sqlite_errors(text: str, starts: str) -> None:
+    err = _store_error(sqlite3.OperationalError(text), Path("/s.db"))
+    assert isinstance(err, StoreError) and err.message.startswith(starts)
+    assert err.hint.endswith(".") and len(err.hint) > 20
+
+
+@pytest.mark.parametrize(
+    ("accepted", "state", "hint"),
+    [
+        (None, "its outcome is unknown: it may be on the chain", "Do NOT place it again."),
+        (True, "accepted: it is on the chain", "Do NOT place it again."),
+        (False, "rejected by the node", "`dydxctl sync` records the rejection"),
+    ],
+)
+def test_recorded_after_broadcast_says_what_happened(
+    accepted: bool | None, state: str, hint: str
+) -> None:
+    with pytest.raises(StoreError) as caught, recorded_after_broadcast("oid", "TXH", accepted):
+        raise StoreError("locked", "try again")
+    err = caught.value
+    assert err.message == (
+        f"Order oid was broadcast and {state} (tx TXH), but the store could not record "
+        "that: locked"
+    )
+    assert err.hint.startswith(hint) and "try again" not in err.hint
+    assert err.details == {"order_id": "oid", "tx_hash": "TXH"}
+    assert isinstance(err.__cause__, StoreError)
+    with recorded_after_broadcast("oid", "TXH", accepted):
+        pass  # no error: nothing raised
+
+
+# --- store: files ---
+
+
+def test_a_new_store_file_and_directory_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "orders.db"
+    with Store.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    os.chmod(path, 0o640)  # an existing file keeps its mode
+    with Store.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_store_open_error_messages(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(StoreError) as caught:
+        Store.open(missing, create=False)
+    assert caught.value.message == f"No store at {missing}."
+    assert caught.value.hint == "Place an order first, or pass --db."
+    directory = tmp_path / "dir.db"
+    directory.mkdir()
+    with pytest.raises(StoreError) as caught:
+        Store.open(directory)
+    assert caught.value.message.startswith(f"Cannot open the store at {directory}: ")
+    assert caught.value.hint == "Pass another --db."
+
+
+def test_a_newer_store_is_refused_naming_the_unknown_migrations(db_path: Path) -> None:
+    with Store.open(db_path) as s, s.write():
+        s.conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('dydxctl', 'm999_future', '2030-01-01')"
+        )
+        s.conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('other-app', 'm998_theirs', '2030-01-01')"
+        )
+    with pytest.raises(StoreError) as caught:
+        Store.open(db_path)
+    assert caught.value.message == (
+        f"The store {db_path} was written by a newer dydxctl (migrations m999_future); "
+        "this version will not change it."
+    )
+    assert caught.value.hint == "Upgrade dydxctl, or pass another --db."
+
+
+def test_a_foreign_sqlite_file_lists_its_first_five_tables(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.db"
+    conn = sqlite3.connect(path)
+    for name in ("g", "f", "e", "d", "c", "b", "a"):
+        conn.execute(f"CREATE TABLE {name} (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError) as caught:
+        Store.open(path)
+    assert caught.value.message == (
+        f"{path} is not a dydxctl store: it has tables (a, b, c, d, e) and no dydxctl "
+        "migration record. It was left untouched."
+    )
+    assert "--db" in caught.value.hint
+
+
+# --- reconcile: the Indexer lookup ---
+
+
+class _FakeIndexer:
+    def __init__(self, listings: dict[tuple[str, int], list[Any]]) -> None:
+        self.listings = listings
+        self.calls: list[tuple] = []
+
+    def orders(self, address: str, subaccount: int, **kw: Any) -> list[Any]:
+        self.calls.append(("orders", address, subaccount, kw))
+        return self.listings[(address, subaccount)]
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        self.calls.append(("order", order_id))
+        return {"id": order_id, "status": "FILLED"}
+
+
+def test_indexer_lookup_lists_each_subaccount_once_and_asks_only_when_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dydxctl.reconcile import _IndexerLookup
+
+    assert _IndexerLookup.INDEXER_PAGE == 1000  # the Indexer's maximum limit
+    monkeypatch.setattr(_IndexerLookup, "INDEXER_PAGE", 2)
+    fake = _FakeIndexer({
+        ("a", 0): [{"id": "x", "status": "OPEN"}],  # short of a page: complete
+        ("a", 1): [{"id": "y"}, {"id": 7}],  # a full page: may be cut off
+        ("b", 0): ["not an object", {"id": "z"}],
+    })  # fmt: skip
+    lookup = _IndexerLookup(SimpleNamespace(indexer=lambda: fake))
+    assert lookup.listing("a", 0) == {"x": {"id": "x", "status": "OPEN"}}
+    assert lookup.listing("a", 1) == {"y": {"id": "y"}, "7": {"id": 7}}
+    assert lookup.listing("b", 0) == {"z": {"id": "z"}}
+    assert lookup.listing("a", 0) == {"x": {"id": "x", "status": "OPEN"}}  # cached
+    assert fake.calls == [
+        ("orders", "a", 0, {"limit": 2}), ("orders", "a", 1, {"limit": 2}),
+        ("orders", "b", 0, {"limit": 2}),
+    ]  # fmt: skip
+    fake.calls.clear()
+    row = {"address": "a", "subaccount_number": 0, "order_id": "x"}
+    assert lookup.order(row) == {"id": "x", "status": "OPEN"}
+    assert lookup.order({**row, "order_id": "gone"}) is None  # complete listing: not there
+    assert lookup.order({**row, "subaccount_number": 1, "order_id": "y"}) == {"id": "y"}
+    assert fake.calls == []
+    cut_off = lookup.order({**row, "subaccount_number": 1, "order_id": "old"})
+    assert cut_off == {"id": "old", "status": "FILLED"}
+    assert fake.calls == [("order", "old")]
+
+
+# --- reconcile: sync, in-process against the emulator ---
+
+LIMIT = ["--market", "BTC-USD", "--side", "buy", "--size", "0.001", "--price", "50000"]
+SYNC_KEYS = {"checked", "changed", "imported", "skipped", "errors"}
+
+
+def _runtime(cli: Any) -> Any:
+    from dydxctl.config import resolve
+    from dydxctl.runtime import Runtime
+    from tests.conftest import TEST_MNEMONIC
+
+    settings = resolve(
+        {"network": "local", "grpc": cli.emu.grpc_target, "indexer": cli.emu.indexer_url,
+         "db": str(cli.db_path)},
+        {},
+    )  # fmt: skip
+    return Runtime(settings, env={"DYDX_MNEMONIC": TEST_MNEMONIC})
+
+
+def _sync(cli: Any, **kw: Any) -> dict[str, Any]:
+    from dydxctl import reconcile
+
+    rt = _runtime(cli)
+    try:
+        return reconcile.sync(rt, **kw)
+    finally:
+        rt.close()
+
+
+def _calls(cli: Any) -> list[str]:
+    return [c["name"] for c in cli.emu.call_log()]
+
+
+def test_sync_reports_each_change_in_full_and_checks_live_rows_only(chain_cli: Any) -> None:
+    filled = chain_cli.place(*LIMIT)
+    cancelled = chain_cli.place(*LIMIT)
+    chain_cli.emu.advance(1)
+    chain_cli.json("cancel", cancelled["order_id"])
+    chain_cli.emu.fill(filled["order_id"])
+    chain_cli.emu.advance(1)
+    chain_cli.emu.reset_calls()
+    outcome = _sync(chain_cli)
+    assert set(outcome) == SYNC_KEYS
+    assert outcome["checked"] == 2
+    assert (outcome["imported"], outcome["skipped"], outcome["errors"]) == ([], [], [])
+    by_id = {c["order_id"]: c for c in outcome["changed"]}
+    assert set(by_id) == {filled["order_id"], cancelled["order_id"]}
+    fill = by_id[filled["order_id"]]
+    assert {k: v for k, v in fill.items() if k != "detail"} == {
+        "order_id": filled["order_id"], "market": "BTC-USD", "kind": "long-term",
+        "from": "OPEN", "status": "FILLED",
+    }  # fmt: skip
+    assert fill["detail"].startswith("Indexer: FILLED")
+    cancel = by_id[cancelled["order_id"]]
+    assert (cancel["from"], cancel["status"]) == ("CANCEL_PENDING", "CANCELED")
+    assert "GetTx code 0" in cancel["detail"]
+    # Stateful rows only: no /v4/height, one listing, no single-order lookup.
+    assert "/v4/height" not in _calls(chain_cli)
+    assert _calls(chain_cli).count("/v4/orders") == 1 and "/v4/orders/{id}" not in _calls(chain_cli)
+    # Both rows are final now: nothing is checked, and with nothing to check no node call.
+    chain_cli.emu.reset_calls()
+    assert _sync(chain_cli) == {
+        "checked": 0, "changed": [], "imported": [], "skipped": [], "errors": [],
+    }  # fmt: skip
+    assert "GetLatestBlock" not in _calls(chain_cli)
+
+
+def test_sync_reads_the_indexer_height_once_before_listing_short_term_rows(
+    chain_cli: Any,
+) -> None:
+    orders = [chain_cli.place(*LIMIT, "--good-til-blocks", "3") for _ in range(2)]
+    chain_cli.emu.advance(3)
+    chain_cli.emu.reset_calls()
+    outcome = _sync(chain_cli)
+    assert sorted(c["order_id"] for c in outcome["changed"]) == sorted(
+        o["order_id"] for o in orders
+    )
+    for change in outcome["changed"]:
+        assert (change["kind"], change["status"]) == ("short-term", "EXPIRED")
+        assert "no cancel was sent" in change["detail"]
+    calls = _calls(chain_cli)
+    assert calls.count("/v4/height") == 1
+    assert calls.index("/v4/height") < calls.index("/v4/orders")
+
+
+def test_sync_reports_a_row_it_could_not_check_and_goes_on(chain_cli: Any) -> None:
+    orders = [chain_cli.place(*LIMIT) for _ in range(2)]
+    chain_cli.emu.advance(1)
+    for order in orders:
+        chain_cli.json("cancel", order["order_id"])
+    chain_cli.emu.advance(1)
+    chain_cli.emu.fail_next("GetTx", grpc_status="INTERNAL")
+    outcome = _sync(chain_cli)
+    [error] = outcome["errors"]
+    [change] = outcome["changed"]
+    assert {error["order_id"], change["order_id"]} == {o["order_id"] for o in orders}
+    assert (error["from"], error["status"], error["market"]) == (
+        "CANCEL_PENDING", "CANCEL_PENDING", "BTC-USD",
+    )  # fmt: skip
+    assert error["detail"].startswith("not checked: ") and len(error["detail"]) > 14
+    assert outcome["checked"] == 2
+
+
+def _forget(cli: Any, order_id: str) -> None:
+    """The order stays on the chain and the Indexer; this host forgets its row."""
+    with Store.open(cli.db_path, chain_id=LOCAL_CHAIN) as s, s.write():
+        s.conn.execute("DELETE FROM orders WHERE order_id = ?", (order_id,))
+
+
+def test_sync_import_records_only_orders_missing_from_the_store(chain_cli: Any) -> None:
+    orders = [chain_cli.place(*LIMIT) for _ in range(3)]
+    chain_cli.emu.advance(1)
+    middle = orders[1]["order_id"]
+    _forget(chain_cli, middle)
+    assert _sync(chain_cli)["imported"] == []  # without --import nothing is imported
+    outcome = _sync(chain_cli, import_orders=True)
+    assert outcome["imported"] == [{
+        "order_id": middle, "market": "BTC-USD", "kind": "long-term", "from": "OPEN",
+        "status": "OPEN", "detail": "imported",
+    }]  # fmt: skip
+    with Store.open(chain_cli.db_path, chain_id=LOCAL_CHAIN) as s:
+        assert s.get(middle)["status"] == "OPEN"
+        [event] = s.events(middle)
+        assert event["detail"] == "imported from the Indexer by sync --import"
+        assert s.count() == 3
+    assert _sync(chain_cli, import_orders=True)["imported"] == []
+    assert _sync(chain_cli, import_orders=True, subaccount=1)["imported"] == []
+
+
+def test_sync_import_of_an_order_past_its_good_til_records_it_expired(chain_cli: Any) -> None:
+    chain_cli.emu.set_indexer_lag(10)  # the Indexer still lists it OPEN
+    chain_cli.emu.advance(1)
+    old = chain_cli.place(*LIMIT, "--good-til-blocks", "3")
+    live = chain_cli.place(*LIMIT, "--good-til-blocks", "20")
+    chain_cli.emu.advance(12)
+    for order in (old, live):
+        _forget(chain_cli, order["order_id"])
+    outcome = _sync(chain_cli, import_orders=True)
+    statuses = {i["order_id"]: (i["from"], i["status"]) for i in outcome["imported"]}
+    assert statuses == {old["order_id"]: ("EXPIRED", "EXPIRED"),
+                        live["order_id"]: ("OPEN", "OPEN")}  # fmt: skip
