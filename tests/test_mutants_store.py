@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dydxctl import scope
-from dydxctl.errors import BadInput, InternalError, OrderNotFound, StoreError
+from dydxctl.errors import BadInput, InternalError, StoreError
 from dydxctl.store import (
     BUSY_TIMEOUT_MS,
     PruneSummary,
@@ -129,7 +129,7 @@ def test_refuse_other_chain_names_every_owning_chain(db_path: Path) -> None:
         f"{LOCAL_CHAIN} (the chain this command uses). Nothing was sent."
     )
     assert err.hint.startswith("Run the command again with --network mainnet or --network testnet.")
-    assert "`dydxctl sync --import`" in err.hint
+    assert err.hint.endswith("`dydxctl sync --import` records it here first.)")
     assert err.details == {"order_id": row["order_id"], "chain_id": MAINNET}
 
 
@@ -160,6 +160,7 @@ def test_stored_order_id_refuses_bad_or_foreign_bytes() -> None:
     other = order_row()
     for proto, why in (
         ("%%%", "Stored OrderId bytes are not valid"),
+        (12345, "not 'int'"),  # not even text: any decoding failure is the row's
         (None, "they name another order"),  # empty bytes: the default OrderId
         (other["order_id_proto"], "they name another order"),
     ):
@@ -169,6 +170,8 @@ def test_stored_order_id_refuses_bad_or_foreign_bytes() -> None:
             f"The stored OrderId of order {row['order_id']} is corrupt ("
         )
         assert why in caught.value.message and caught.value.message.endswith("Nothing was sent.")
+        if why.startswith("they"):
+            assert f"is corrupt ({why}). Nothing" in caught.value.message
         assert row["order_id"] in caught.value.hint and "`dydxctl sync`" in caught.value.hint
         assert caught.value.details == {"order_id": row["order_id"]}
 
@@ -201,6 +204,7 @@ def test_percentile_and_prune_summary() -> None:
     assert _percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0
     assert _percentile([1.0, 2.0], 95) == 1.95
     assert _percentile([0.0, 1.0, 2.0], 1) == 0.02
+    assert _percentile([0.0, 0.12345], 50) == 0.062  # three decimals
     s = PruneSummary(1, 2, 4, 8, dry_run=True)
     assert (s.deleted, s.total) == (7, 15)
 
@@ -231,7 +235,10 @@ def test_now_iso_is_utc_with_milliseconds() -> None:
 def test_store_error_classifies_sqlite_errors(text: str, starts: str) -> None:
     err = _store_error(sqlite3.OperationalError(text), Path("/s.db"))
     assert isinstance(err, StoreError) and err.message.startswith(starts)
-    assert err.hint.endswith(".") and len(err.hint) > 20
+    assert err.message.endswith(".") and err.hint.endswith(".")
+    words = {"locked": "try again", "busy": "try again", "read": "permissions",
+             "not a": "backup", "malformed": "backup", "corrupt": "backup", "I/O": "--debug"}
+    assert next(w for k, w in words.items() if k in text) in err.hint
 
 
 @pytest.mark.parametrize(
@@ -513,3 +520,106 @@ def test_sync_import_of_an_order_past_its_good_til_records_it_expired(chain_cli:
     statuses = {i["order_id"]: (i["from"], i["status"]) for i in outcome["imported"]}
     assert statuses == {old["order_id"]: ("EXPIRED", "EXPIRED"),
                         live["order_id"]: ("OPEN", "OPEN")}  # fmt: skip
+
+
+# --- store: unscoped stores (tools, tests) and per-call chains ---
+
+
+def _two_chains(db_path: Path) -> tuple[Store, dict[str, Any]]:
+    """An unscoped store holding the same OrderId on the local chain and on testnet."""
+    s = Store.open(db_path)
+    row = order_row()
+    s.insert_order(row, detail="local")
+    s.insert_order({**row, "chain_id": TESTNET}, detail="testnet")
+    return s, row
+
+
+def test_an_unscoped_store_takes_the_chain_each_call_names(db_path: Path) -> None:
+    s, row = _two_chains(db_path)
+    oid = row["order_id"]
+    with s:
+        with pytest.raises(BadInput, match="several chains"):
+            s.get(oid)
+        s.update_fields(oid, chain_id=TESTNET, last_error="testnet only")
+        assert s.get(oid, chain_id=TESTNET)["last_error"] == "testnet only"
+        assert s.get(oid, chain_id=LOCAL_CHAIN)["last_error"] is None
+        assert len(s.find_by_client_id(row["client_id"])) == 2
+        [found] = s.find_by_client_id(row["client_id"], chain_id=TESTNET)
+        assert found["chain_id"] == TESTNET
+        assert s.find_by_client_id(row["client_id"], address="dydx1other") == []
+        assert len(s.find_by_client_id(row["client_id"], address=TEST_ADDRESS)) == 2
+        assert [e["detail"] for e in s.events(oid, chain_id=TESTNET)] == ["testnet"]
+        assert s.events("6b2c0e8e-0000-5000-8000-000000000000") == []
+        assert s.count() == 2 and s.count(TESTNET) == 1
+        summary = s.prune(height=10**6, now_unix=int(time.time()), keep_seconds=0,
+                          chain_id=TESTNET)  # fmt: skip
+        assert summary.expired_short_term == 1 and s.count() == 1
+        with pytest.raises(InternalError) as caught:
+            s.prune(height=1, now_unix=0, keep_seconds=0)
+        assert caught.value.message.startswith("prune needs a chain")
+    with Store.open(db_path) as s:  # one row left: an unscoped store finds it by UUID
+        assert [e["detail"] for e in s.events(oid)] == ["local"]
+
+
+def test_update_fields_is_not_durable_unless_asked(store: Store) -> None:
+    row = order_row()
+    store.insert_order(row)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    store.update_fields(row["order_id"], last_error="x")
+    assert "PRAGMA synchronous = FULL" not in statements
+    store.update_fields(row["order_id"], durable=True, cancel_tx_hash="CD" * 32)
+    assert "PRAGMA synchronous = FULL" in statements
+    got = store.get(row["order_id"])
+    assert (got["last_error"], got["cancel_tx_hash"]) == ("x", "CD" * 32)
+    store.update_fields("6b2c0e8e-0000-5000-8000-000000000000", last_error="x")  # no row: no-op
+
+
+def test_cancel_metrics_of_nothing_of_every_chain_and_of_unknowns(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        empty = s.cancel_metrics()
+        assert empty == {
+            "attempts": 0, "successes": 0, "failures": 0, "failures_by_kind": {},
+            "success_rate": None, "latency_ms_p50": None, "latency_ms_p95": None,
+            "by_market": {},
+        }  # fmt: skip
+        for ms in (10.0, 20.0, 30.0, 40.0):
+            s.record_cancel_attempt("a", market=None, success=False, latency_ms=ms,
+                                    chain_id=LOCAL_CHAIN)  # fmt: skip
+        s.record_cancel_attempt("b", market="ETH-USD", success=True, latency_ms=1.0,
+                                chain_id=TESTNET)  # fmt: skip
+        m = s.cancel_metrics()  # unscoped: every chain's attempts
+        assert (m["attempts"], m["successes"], m["failures"]) == (5, 1, 4)
+        assert m["failures_by_kind"] == {"unknown": 4}
+        assert set(m["by_market"]) == {"?", "ETH-USD"}
+        unknown = m["by_market"]["?"]
+        assert (unknown["attempts"], unknown["latency_ms_p50"], unknown["latency_ms_p95"]) == (
+            4, 25.0, 38.5,
+        )  # fmt: skip
+        assert unknown["success_rate"] == 0.0
+        assert s.cancel_metrics(chain_id=TESTNET)["attempts"] == 1
+
+
+@pytest.mark.parametrize(("took", "batches"), [(0.1, [1000, 1000, 500]), (0.025, [1000, 1500])])
+def test_prune_sizes_each_batch_to_the_time_target(
+    store: Store, monkeypatch: pytest.MonkeyPatch, took: float, batches: list[int]
+) -> None:
+    """The first batch is 1000 rows; each next one is sized so a transaction lasts
+    PRUNE_TX_TARGET_S (0.1 s), at most twice the last. The clock is a fake: every
+    perf_counter() reading is `took` seconds after the previous one."""
+    import dydxctl.store as store_module
+
+    with store.write():
+        for i in range(2500):
+            store.insert_order(order_row(client_id=500_000 + i, good_til_block=1))
+    ticks = iter(range(10**6))
+    fake = SimpleNamespace(
+        perf_counter=lambda: next(ticks) * took, sleep=lambda s: None,
+        monotonic=time.monotonic,
+    )  # fmt: skip
+    monkeypatch.setattr(store_module, "time", fake)
+    progressed: list[int] = []
+    summary = store.prune(height=1000, now_unix=10**9, keep_seconds=0,
+                          progress=progressed.append)  # fmt: skip
+    assert summary.expired_short_term == 2500
+    assert progressed == batches
