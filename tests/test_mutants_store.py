@@ -623,3 +623,220 @@ def test_prune_sizes_each_batch_to_the_time_target(
                           progress=progressed.append)  # fmt: skip
     assert summary.expired_short_term == 2500
     assert progressed == batches
+
+
+# --- store: rows, events and the status machine ---
+
+
+def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: Store) -> None:
+    row = order_row(reduce_only=None, client_metadata=None, source=None)
+    stored = store.insert_order(row)
+    got = store.get(row["order_id"])
+    for record in (stored, got):
+        assert (record["status"], record["reduce_only"], record["client_metadata"],
+                record["source"]) == ("PENDING", 0, 0, "place")  # fmt: skip
+        assert record["created_at"] == record["updated_at"]
+    kept = order_row(status="OPEN", reduce_only="yes", client_metadata=7, source="import",
+                     created_at="2020-01-01T00:00:00.000Z")  # fmt: skip
+    store.insert_order(kept)
+    got = store.get(kept["order_id"])
+    assert (got["status"], got["reduce_only"], got["client_metadata"], got["source"]) == (
+        "OPEN", 1, 7, "import",
+    )  # fmt: skip
+    assert got["created_at"] == "2020-01-01T00:00:00.000Z" and got["updated_at"] > "2026"
+    with pytest.raises(InternalError) as caught:
+        store.insert_order(order_row(status="LIVE"))
+    assert caught.value.message == "Unknown order status 'LIVE'."
+    with pytest.raises(InternalError) as caught:
+        store.insert_order(order_row(chain_id=TESTNET))
+    assert caught.value.message == (
+        f"Order for chain {TESTNET} written to a store of {LOCAL_CHAIN}."
+    )
+    assert store.count() == 2
+
+
+def test_a_duplicate_order_names_its_order_id(store: Store) -> None:
+    from dydxctl.errors import DuplicateOrder
+
+    row = order_row(subaccount_number=3, clob_pair_id=1, market="ETH-USD")
+    store.insert_order(row)
+    with pytest.raises(DuplicateOrder) as caught:
+        store.insert_order({**row, "order_id": "another-uuid"})
+    assert caught.value.message == (
+        f"An order with this OrderId is already stored (client id {row['client_id']}, clob "
+        "pair 1, flags 0, subaccount 3)."
+    )
+    assert "--client-id" in caught.value.hint
+    assert caught.value.details == {"order_id": "another-uuid"}
+    assert store.conn.in_transaction is False  # rolled back, the store stays usable
+
+
+def test_transition_records_its_event_and_returns_the_row(store: Store) -> None:
+    row = order_row()
+    store.insert_order(row, detail="write-ahead")
+    same = store.transition(row["order_id"], "PENDING", detail="again")  # no-op move is allowed
+    assert same["status"] == "PENDING"
+    moved = store.transition(row["order_id"], "OPEN", tx_hash="AA" * 32, detail="in a block",
+                             last_error="none")  # fmt: skip
+    assert (moved["status"], moved["last_error"], moved["order_id"]) == (
+        "OPEN", "none", row["order_id"],
+    )  # fmt: skip
+    assert store.get(row["order_id"])["last_error"] == "none"
+    events = store.events(row["order_id"])
+    assert [(e["from_status"], e["to_status"], e["tx_hash"], e["detail"]) for e in events] == [
+        (None, "PENDING", row["place_tx_hash"], "write-ahead"),
+        ("PENDING", "PENDING", None, "again"),
+        ("PENDING", "OPEN", "AA" * 32, "in a block"),
+    ]
+    store.transition(row["order_id"], "FILLED")
+    assert store.events(row["order_id"])[-1]["detail"] is None  # "" is stored as NULL
+    with pytest.raises(InternalError) as caught:
+        store.transition(row["order_id"], "GONE")
+    assert caught.value.message == "Unknown order status 'GONE'."
+    with pytest.raises(InternalError) as caught:
+        store.transition(row["order_id"], "OPEN")
+    assert caught.value.message == (
+        f"Illegal status change FILLED → OPEN for order {row['order_id']}."
+    )
+    from dydxctl.errors import OrderNotFound
+
+    with pytest.raises(OrderNotFound) as missing:
+        store.transition("nope", "OPEN")
+    assert missing.value.message == "Order nope is not in the store."
+    with pytest.raises(InternalError) as caught:
+        store.transition(row["order_id"], "FILLED", client_id=1, chain_id=None, zz=2)
+    assert caught.value.message == "Cannot update columns ['client_id', 'zz']."
+
+
+@pytest.mark.parametrize(
+    ("start", "allowed"),
+    [
+        ("PENDING", {"OPEN", "UNTRIGGERED", "REJECTED", "UNKNOWN", "CANCELED", "FILLED",
+                     "EXPIRED"}),
+        ("UNKNOWN", {"OPEN", "UNTRIGGERED", "REJECTED", "CANCEL_PENDING", "CANCELED",
+                     "FILLED", "EXPIRED"}),
+        ("OPEN", {"CANCEL_PENDING", "REJECTED", "CANCELED", "FILLED", "EXPIRED"}),
+        ("UNTRIGGERED", {"OPEN", "CANCEL_PENDING", "REJECTED", "CANCELED", "FILLED",
+                         "EXPIRED"}),
+        ("CANCEL_PENDING", {"OPEN", "UNTRIGGERED", "CANCELED", "FILLED", "EXPIRED"}),
+        ("FILLED", set()),
+    ],
+)  # fmt: skip
+def test_the_status_machine_allows_exactly_its_moves(
+    db_path: Path, start: str, allowed: set[str]
+) -> None:
+    from dydxctl.store import STATUSES, IllegalTransition
+
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s, s.write():
+        for target in STATUSES:
+            row = order_row(status=start)
+            s.insert_order(row)
+            if target in allowed or target == start:
+                assert s.transition(row["order_id"], target)["status"] == target
+            else:
+                with pytest.raises(IllegalTransition):
+                    s.transition(row["order_id"], target)
+
+
+def test_resolve_by_client_id_uuid_and_range(store: Store) -> None:
+    from dydxctl.chain import CLIENT_ID_MAX
+
+    row = order_row(client_id=CLIENT_ID_MAX)
+    store.insert_order(row)
+    assert store.resolve(f" {CLIENT_ID_MAX} ")["order_id"] == row["order_id"]
+    assert store.resolve(str(CLIENT_ID_MAX), address="dydx1other") is None
+    assert store.resolve(f" {row['order_id'].upper()} ")["order_id"] == row["order_id"]
+    assert store.resolve("12") is None
+    assert store.resolve("１２") is None  # not ASCII digits: looked up as a UUID
+    with pytest.raises(BadInput) as caught:
+        store.resolve(str(CLIENT_ID_MAX + 1))
+    assert caught.value.message == (
+        f"Client id {CLIENT_ID_MAX + 1} is out of range: client ids are 0..{CLIENT_ID_MAX}."
+    )
+    twin = order_row(client_id=CLIENT_ID_MAX, clob_pair_id=1, market="ETH-USD")
+    store.insert_order(twin)
+    with pytest.raises(BadInput) as caught:
+        store.resolve(str(CLIENT_ID_MAX))
+    assert caught.value.message.startswith(f"Client id {CLIENT_ID_MAX} names 2 stored orders (")
+    assert row["order_id"] in caught.value.message and twin["order_id"] in caught.value.message
+    assert caught.value.hint == "Pass the ORDER ID (the UUID) instead."
+    assert store.client_id_taken(LOCAL_CHAIN, TEST_ADDRESS, 0, CLIENT_ID_MAX)
+    assert not store.client_id_taken(LOCAL_CHAIN, TEST_ADDRESS, 1, CLIENT_ID_MAX)
+    assert not store.client_id_taken(TESTNET, TEST_ADDRESS, 0, CLIENT_ID_MAX)
+    assert not store.client_id_taken(LOCAL_CHAIN, "dydx1other", 0, CLIENT_ID_MAX)
+    assert not store.client_id_taken(LOCAL_CHAIN, TEST_ADDRESS, 0, 5)
+
+
+def test_an_unscoped_get_of_a_uuid_on_two_chains_names_them(db_path: Path) -> None:
+    s, row = _two_chains(db_path)
+    with s, pytest.raises(BadInput) as caught:
+        s.get(row["order_id"])
+    assert caught.value.message in {
+        f"Order {row['order_id']} is stored for several chains ({a}, {b})."
+        for a, b in ((LOCAL_CHAIN, TESTNET), (TESTNET, LOCAL_CHAIN))
+    }
+    assert "--network" in caught.value.hint
+
+
+def test_list_orders_scopes_to_the_chain_unless_all_chains(db_path: Path) -> None:
+    s, _ = _two_chains(db_path)
+    with s:
+        s.insert_order(order_row(chain_id=TESTNET, market="ETH-USD", clob_pair_id=1,
+                                 status="OPEN"))  # fmt: skip
+        assert len(s.list_orders(chain_id=TESTNET)) == 2
+        assert len(s.list_orders(chain_id=TESTNET, all_chains=True)) == 3
+        assert [r["market"] for r in s.list_orders(chain_id=TESTNET, limit=1)] == ["ETH-USD"]
+        assert len(s.list_orders(chain_id=TESTNET, status="OPEN", market="ETH-USD",
+                                 address=TEST_ADDRESS, statuses=frozenset({"OPEN"}))) == 1
+    with Store.open(db_path, chain_id=TESTNET) as s:
+        assert len(s.list_orders()) == 2 and len(s.list_orders(all_chains=True)) == 3
+
+
+# --- store: caches and cancel attempts ---
+
+
+def test_caches_round_trip_every_field(store: Store) -> None:
+    market = {
+        "ticker": "ETH-USD", "clob_pair_id": 1, "atomic_resolution": -9,
+        "quantum_conversion_exponent": -9, "step_base_quantums": 1_000_000,
+        "subticks_per_tick": 100_000, "oracle_price": "3000", "status": "ACTIVE",
+    }  # fmt: skip
+    store.cache_markets("c", [market, {**market, "ticker": "X", "oracle_price": None}], 50.0)
+    got = store.cached_market("c", "ETH-USD", max_age_s=10, now=60.0)
+    assert got == {**market, "chain_id": "c", "fetched_at": 50.0}
+    assert store.cached_market("c", "ETH-USD", max_age_s=10, now=60.5) is None
+    assert store.cached_market("d", "ETH-USD", max_age_s=10, now=60.0) is None
+    assert store.cached_market("c", "X", max_age_s=10, now=60.0)["oracle_price"] is None
+    store.cache_markets("c", [{**market, "oracle_price": "3100"}], 70.0)  # replaced
+    assert store.cached_market("c", "ETH-USD", max_age_s=10, now=70.0)["oracle_price"] == "3100"
+    store.cache_account_number("c", "addr", 7, now=1.0)
+    store.cache_account_number("c", "addr", 8, now=2.0)
+    assert store.cached_account_number("c", "addr") == 8
+    assert store.cached_account_number("d", "addr") is None
+    assert store.cached_account_number("c", "other") is None
+    assert store.cached_chain_clock("c", "g:1") is None
+    clock = {"height": 10, "time_ms": 1_000, "observed_mono": 5.5, "boot_id": "b",
+             "block_ms": 1_500}  # fmt: skip
+    store.cache_chain_clock("c", "g:1", **clock)
+    store.cache_chain_clock("c", "g:2", **{**clock, "height": 11})
+    assert store.cached_chain_clock("c", "g:1") == clock
+    store.cache_chain_clock("c", "g:1", **{**clock, "height": 12})
+    assert store.cached_chain_clock("c", "g:1")["height"] == 12
+    assert store.cached_chain_clock("d", "g:1") is None
+
+
+def test_a_cancel_attempt_is_stored_field_by_field(store: Store) -> None:
+    store.record_cancel_attempt(
+        "oid", market="BTC-USD", success=False, latency_ms=12.5, kind="chain_rejected",
+        codespace="clob", code=29, tx_hash="EE" * 32, detail="why",
+    )  # fmt: skip
+    store.record_cancel_attempt("oid", market=None, success=True, latency_ms=1.0)
+    rows = store._query("SELECT * FROM cancel_attempts ORDER BY rowid")
+    assert {k: rows[0][k] for k in ("order_id", "chain_id", "market", "outcome", "kind",
+                                     "codespace", "code", "latency_ms", "tx_hash", "detail")} == {
+        "order_id": "oid", "chain_id": LOCAL_CHAIN, "market": "BTC-USD", "outcome": "failure",
+        "kind": "chain_rejected", "codespace": "clob", "code": 29, "latency_ms": 12.5,
+        "tx_hash": "EE" * 32, "detail": "why",
+    }  # fmt: skip
+    assert (rows[1]["outcome"], rows[1]["detail"], rows[1]["market"]) == ("success", None, None)
+    assert rows[0]["at"].endswith("Z") and rows[0]["at"] <= rows[1]["at"]
