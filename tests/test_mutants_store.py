@@ -840,3 +840,42 @@ def test_a_cancel_attempt_is_stored_field_by_field(store: Store) -> None:
     }  # fmt: skip
     assert (rows[1]["outcome"], rows[1]["detail"], rows[1]["market"]) == ("success", None, None)
     assert rows[0]["at"].endswith("Z") and rows[0]["at"] <= rows[1]["at"]
+
+
+# --- store: the write lock ---
+
+
+def test_a_writer_gives_up_after_the_busy_timeout_and_restores_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dydxctl.store as store_module
+
+    row = order_row()
+    store.insert_order(row)
+    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock throughout
+    try:
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
+        with pytest.raises(StoreError) as caught:
+            store.transition(row["order_id"], "OPEN")
+        assert caught.value.message == f"The store {store.path} stayed locked for more than 0 s."
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 50
+        assert store.conn.in_transaction is False
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 10_000)
+    assert store.transition(row["order_id"], "OPEN")["status"] == "OPEN"
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+
+
+def test_a_failing_write_rolls_back_and_the_store_stays_usable(store: Store) -> None:
+    row = order_row()
+    with pytest.raises(RuntimeError), store.write():
+        store.insert_order(row)
+        raise RuntimeError("boom")
+    assert store.get(row["order_id"]) is None and not store.conn.in_transaction
+    with store.write(), store.write():  # nested: one transaction
+        store.insert_order(row)
+        assert store.conn.in_transaction
+    assert store.get(row["order_id"]) is not None and not store.conn.in_transaction
