@@ -47,6 +47,7 @@ MAINNET = "dydx-mainnet-1"
         ("/tmp/postgresql://x", False),
         (Path("postgresql://u@h/db"), False),  # a Path is always a file
     ],
+    ids=[f"target{i}" for i in range(7)],
 )
 def test_is_postgres_url(target: Any, expected: bool) -> None:
     assert is_postgres_url(target) is expected
@@ -68,6 +69,7 @@ def test_is_postgres_url(target: Any, expected: bool) -> None:
          "postgresql://bob@db.example/orders?mypassword=keep"),
         ("postgresql://bob@db.example:5432/orders", "postgresql://bob@db.example:5432/orders"),
     ],
+    ids=[f"url{i}" for i in range(8)],
 )  # fmt: skip
 def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
