@@ -496,6 +496,7 @@ def test_sync_import_records_only_orders_missing_from_the_store(chain_cli: Any) 
     middle = orders[1]["order_id"]
     _forget(chain_cli, middle)
     assert _sync(chain_cli)["imported"] == []  # without --import nothing is imported
+    assert _sync(chain_cli, import_orders=True, subaccount=1)["imported"] == []
     outcome = _sync(chain_cli, import_orders=True)
     assert outcome["imported"] == [{
         "order_id": middle, "market": "BTC-USD", "kind": "long-term", "from": "OPEN",
@@ -507,7 +508,6 @@ def test_sync_import_records_only_orders_missing_from_the_store(chain_cli: Any) 
         assert event["detail"] == "imported from the Indexer by sync --import"
         assert s.count() == 3
     assert _sync(chain_cli, import_orders=True)["imported"] == []
-    assert _sync(chain_cli, import_orders=True, subaccount=1)["imported"] == []
 
 
 def test_sync_import_of_an_order_past_its_good_til_records_it_expired(chain_cli: Any) -> None:
@@ -881,3 +881,21 @@ def test_a_failing_write_rolls_back_and_the_store_stays_usable(store: Store) -> 
         store.insert_order(row)
         assert store.conn.in_transaction
     assert store.get(row["order_id"]) is not None and not store.conn.in_transaction
+
+
+def test_sync_import_of_an_untriggered_order_past_its_good_til_records_it_expired(
+    chain_cli: Any,
+) -> None:
+    emu = chain_cli.emu
+    emu.set_indexer_lag(5)
+    stop = chain_cli.place(*LIMIT, "--type", "stop-limit", "--trigger-price", "60000",
+                           "--good-til", "1h")  # fmt: skip
+    emu.advance(6)  # the Indexer has the order (UNTRIGGERED) ...
+    with emu.state.lock:  # ... and the chain's next block is past its good-til
+        emu.state.block_time = stop["good_til_block_time"] + 10
+    emu.advance(1)
+    _forget(chain_cli, stop["order_id"])
+    [imported] = _sync(chain_cli, import_orders=True)["imported"]
+    assert (imported["order_id"], imported["from"], imported["status"]) == (
+        stop["order_id"], "EXPIRED", "EXPIRED",
+    )  # fmt: skip
