@@ -68,8 +68,9 @@ def test_is_postgres_url(target: Any, expected: bool) -> None:
         ("postgresql://bob@db.example/orders?mypassword=keep",
          "postgresql://bob@db.example/orders?mypassword=keep"),
         ("postgresql://bob@db.example:5432/orders", "postgresql://bob@db.example:5432/orders"),
+        ("postgresql://bob:s3cret@/orders?host=/run/pg", "postgresql://bob:***@/orders?host=/run/pg"),
     ],
-    ids=[f"url{i}" for i in range(8)],
+    ids=[f"url{i}" for i in range(9)],
 )  # fmt: skip
 def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
@@ -555,7 +556,7 @@ def test_an_unscoped_store_takes_the_chain_each_call_names(db_path: Path) -> Non
         assert s.count() == 2 and s.count(TESTNET) == 1
         summary = s.prune(height=10**6, now_unix=int(time.time()), keep_seconds=0,
                           chain_id=TESTNET)  # fmt: skip
-        assert summary.expired_short_term == 1 and s.count() == 1
+        assert (summary.expired_short_term, summary.kept) == (1, 0) and s.count() == 1
         with pytest.raises(InternalError) as caught:
             s.prune(height=1, now_unix=0, keep_seconds=0)
         assert caught.value.message.startswith("prune needs a chain")
@@ -602,7 +603,10 @@ def test_cancel_metrics_of_nothing_of_every_chain_and_of_unknowns(db_path: Path)
         assert s.cancel_metrics(chain_id=TESTNET)["attempts"] == 1
 
 
-@pytest.mark.parametrize(("took", "batches"), [(0.1, [1000, 1000, 500]), (0.025, [1000, 1500])])
+@pytest.mark.parametrize(
+    ("took", "batches"),
+    [(0.1, [1000, 1000, 500]), (0.025, [1000, 1500]), (0.01, [1000, 2000, 2000])],
+)
 def test_prune_sizes_each_batch_to_the_time_target(
     store: Store, monkeypatch: pytest.MonkeyPatch, took: float, batches: list[int]
 ) -> None:
@@ -612,7 +616,7 @@ def test_prune_sizes_each_batch_to_the_time_target(
     import dydxctl.store as store_module
 
     with store.write():
-        for i in range(2500):
+        for i in range(sum(batches)):
             store.insert_order(order_row(client_id=500_000 + i, good_til_block=1))
     ticks = iter(range(10**6))
     fake = SimpleNamespace(
@@ -623,7 +627,7 @@ def test_prune_sizes_each_batch_to_the_time_target(
     progressed: list[int] = []
     summary = store.prune(height=1000, now_unix=10**9, keep_seconds=0,
                           progress=progressed.append)  # fmt: skip
-    assert summary.expired_short_term == 2500
+    assert summary.expired_short_term == sum(batches)
     assert progressed == batches
 
 
@@ -755,12 +759,18 @@ def test_resolve_by_client_id_uuid_and_range(store: Store) -> None:
     assert caught.value.message == (
         f"Client id {CLIENT_ID_MAX + 1} is out of range: client ids are 0..{CLIENT_ID_MAX}."
     )
+    assert caught.value.hint == (
+        "Pass the ORDER ID (the UUID), or a client id shown by `dydxctl orders`."
+    )
     twin = order_row(client_id=CLIENT_ID_MAX, clob_pair_id=1, market="ETH-USD")
     store.insert_order(twin)
     with pytest.raises(BadInput) as caught:
         store.resolve(str(CLIENT_ID_MAX))
     assert caught.value.message.startswith(f"Client id {CLIENT_ID_MAX} names 2 stored orders (")
-    assert row["order_id"] in caught.value.message and twin["order_id"] in caught.value.message
+    assert caught.value.message in {
+        f"Client id {CLIENT_ID_MAX} names 2 stored orders ({a}, {b})."
+        for a, b in ((row["order_id"], twin["order_id"]), (twin["order_id"], row["order_id"]))
+    }
     assert caught.value.hint == "Pass the ORDER ID (the UUID) instead."
     assert store.client_id_taken(LOCAL_CHAIN, TEST_ADDRESS, 0, CLIENT_ID_MAX)
     assert not store.client_id_taken(LOCAL_CHAIN, TEST_ADDRESS, 1, CLIENT_ID_MAX)
@@ -899,3 +909,17 @@ def test_sync_import_of_an_untriggered_order_past_its_good_til_records_it_expire
     assert (imported["order_id"], imported["from"], imported["status"]) == (
         stop["order_id"], "EXPIRED", "EXPIRED",
     )  # fmt: skip
+
+
+def test_resolve_on_an_unscoped_store_takes_the_chain_and_lists_five(db_path: Path) -> None:
+    s, row = _two_chains(db_path)
+    with s:
+        assert s.resolve(str(row["client_id"]), chain_id=TESTNET)["chain_id"] == TESTNET
+        assert s.resolve(row["order_id"], chain_id=TESTNET)["chain_id"] == TESTNET
+        for pair in range(1, 6):
+            s.insert_order(order_row(client_id=row["client_id"], clob_pair_id=pair,
+                                     market=f"M{pair}-USD"))  # fmt: skip
+        with pytest.raises(BadInput) as caught:
+            s.resolve(str(row["client_id"]), chain_id=LOCAL_CHAIN)
+    assert caught.value.message.startswith(f"Client id {row['client_id']} names 6 stored orders")
+    assert caught.value.message.count(", ") == 4  # the first five ids
