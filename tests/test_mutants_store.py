@@ -415,7 +415,22 @@ def _calls(cli: Any) -> list[str]:
     return [c["name"] for c in cli.emu.call_log()]
 
 
-def test_sync_reports_each_change_in_full_and_checks_live_rows_only(chain_cli: Any) -> None:
+def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    """The messages, each once (with propagation on, a record can be captured twice)."""
+    return list(dict.fromkeys(r.getMessage() for r in caplog.records if r.name == logger))
+
+
+def _propagate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let caplog see dydxctl's records: a CLI run configures the logger not to propagate."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("dydxctl"), "propagate", True)
+
+
+def test_sync_reports_each_change_in_full_and_checks_live_rows_only(
+    chain_cli: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level("INFO", logger="dydxctl.reconcile")
     filled = chain_cli.place(*LIMIT)
     cancelled = chain_cli.place(*LIMIT)
     chain_cli.emu.advance(1)
@@ -423,9 +438,13 @@ def test_sync_reports_each_change_in_full_and_checks_live_rows_only(chain_cli: A
     chain_cli.emu.fill(filled["order_id"])
     chain_cli.emu.advance(1)
     chain_cli.emu.reset_calls()
+    _propagate(monkeypatch)
     outcome = _sync(chain_cli)
     assert set(outcome) == SYNC_KEYS
     assert outcome["checked"] == 2
+    assert _logged(caplog, "dydxctl.reconcile") == [
+        "sync: 2 rows checked, 2 changed, 0 imported, 0 skipped, 0 errors"
+    ]
     assert (outcome["imported"], outcome["skipped"], outcome["errors"]) == ([], [], [])
     by_id = {c["order_id"]: c for c in outcome["changed"]}
     assert set(by_id) == {filled["order_id"], cancelled["order_id"]}
@@ -467,13 +486,17 @@ def test_sync_reads_the_indexer_height_once_before_listing_short_term_rows(
     assert calls.index("/v4/height") < calls.index("/v4/orders")
 
 
-def test_sync_reports_a_row_it_could_not_check_and_goes_on(chain_cli: Any) -> None:
+def test_sync_reports_a_row_it_could_not_check_and_goes_on(
+    chain_cli: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level("INFO", logger="dydxctl.reconcile")
     orders = [chain_cli.place(*LIMIT) for _ in range(2)]
     chain_cli.emu.advance(1)
     for order in orders:
         chain_cli.json("cancel", order["order_id"])
     chain_cli.emu.advance(1)
     chain_cli.emu.fail_next("GetTx", grpc_status="INTERNAL")
+    _propagate(monkeypatch)
     outcome = _sync(chain_cli)
     [error] = outcome["errors"]
     [change] = outcome["changed"]
@@ -483,6 +506,10 @@ def test_sync_reports_a_row_it_could_not_check_and_goes_on(chain_cli: Any) -> No
     )  # fmt: skip
     assert error["detail"].startswith("not checked: ") and len(error["detail"]) > 14
     assert outcome["checked"] == 2
+    assert _logged(caplog, "dydxctl.reconcile") == [
+        f"sync {error['order_id']}: {error['detail'].removeprefix('not checked: ')}",
+        "sync: 2 rows checked, 1 changed, 0 imported, 0 skipped, 1 errors",
+    ]
 
 
 def _forget(cli: Any, order_id: str) -> None:
@@ -499,6 +526,7 @@ def test_sync_import_records_only_orders_missing_from_the_store(chain_cli: Any) 
     assert _sync(chain_cli)["imported"] == []  # without --import nothing is imported
     assert _sync(chain_cli, import_orders=True, subaccount=1)["imported"] == []
     outcome = _sync(chain_cli, import_orders=True)
+    assert outcome["checked"] == 2 and outcome["skipped"] == []
     assert outcome["imported"] == [{
         "order_id": middle, "market": "BTC-USD", "kind": "long-term", "from": "OPEN",
         "status": "OPEN", "detail": "imported",
@@ -677,7 +705,12 @@ def test_a_duplicate_order_names_its_order_id(store: Store) -> None:
     assert store.conn.in_transaction is False  # rolled back, the store stays usable
 
 
-def test_transition_records_its_event_and_returns_the_row(store: Store) -> None:
+def test_transition_records_its_event_and_returns_the_row(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §5: every place/cancel is logged with its order id, tx hash and outcome."""
+    caplog.set_level("INFO", logger="dydxctl.store")
+    _propagate(monkeypatch)
     row = order_row()
     store.insert_order(row, detail="write-ahead")
     same = store.transition(row["order_id"], "PENDING", detail="again")  # no-op move is allowed
@@ -688,6 +721,12 @@ def test_transition_records_its_event_and_returns_the_row(store: Store) -> None:
         "OPEN", "none", row["order_id"],
     )  # fmt: skip
     assert store.get(row["order_id"])["last_error"] == "none"
+    assert _logged(caplog, "dydxctl.store") == [
+        f"store order={row['order_id']} inserted PENDING client_id={row['client_id']} "
+        f"tx={row['place_tx_hash']}",
+        f"store order={row['order_id']} PENDING -> PENDING tx=- again",
+        f"store order={row['order_id']} PENDING -> OPEN tx={'AA' * 32} in a block",
+    ]
     events = store.events(row["order_id"])
     assert [(e["from_status"], e["to_status"], e["tx_hash"], e["detail"]) for e in events] == [
         (None, "PENDING", row["place_tx_hash"], "write-ahead"),
@@ -798,6 +837,7 @@ def test_list_orders_scopes_to_the_chain_unless_all_chains(db_path: Path) -> Non
         assert len(s.list_orders(chain_id=TESTNET)) == 2
         assert len(s.list_orders(chain_id=TESTNET, all_chains=True)) == 3
         assert [r["market"] for r in s.list_orders(chain_id=TESTNET, limit=1)] == ["ETH-USD"]
+        assert s.list_orders(chain_id=TESTNET, address="dydx1other") == []
         assert len(s.list_orders(chain_id=TESTNET, status="OPEN", market="ETH-USD",
                                  address=TEST_ADDRESS, statuses=frozenset({"OPEN"}))) == 1
     with Store.open(db_path, chain_id=TESTNET) as s:
@@ -923,3 +963,28 @@ def test_resolve_on_an_unscoped_store_takes_the_chain_and_lists_five(db_path: Pa
             s.resolve(str(row["client_id"]), chain_id=LOCAL_CHAIN)
     assert caught.value.message.startswith(f"Client id {row['client_id']} names 6 stored orders")
     assert caught.value.message.count(", ") == 4  # the first five ids
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_library_prune_logs_its_counts_and_duration(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    dry_run: bool,
+) -> None:  # fmt: skip
+    """SPEC §5: every prune is logged. Offline: the wall clock, no node."""
+    from dydxctl import reconcile
+
+    with Store.open(db_path, chain_id=LOCAL_CHAIN) as s:
+        s.insert_order(order_row(order_flags=64, good_til_block_time=1_000_000))
+        s.insert_order(order_row(order_flags=64, good_til_block_time=4_000_000_000))
+        ticks = iter([10.0, 10.25])
+        fake = SimpleNamespace(time=time.time, perf_counter=lambda: next(ticks))
+        monkeypatch.setattr(reconcile, "time", fake)
+        rt = SimpleNamespace(settings=SimpleNamespace(prune_keep="7d"), store=lambda: s)
+        caplog.set_level("INFO", logger="dydxctl.reconcile")
+        _propagate(monkeypatch)
+        summary = reconcile.prune(rt, dry_run=dry_run, offline=True)
+        assert (summary.expired_stateful, summary.kept, summary.dry_run) == (1, 1, dry_run)
+    label = " (dry run)" if dry_run else ""
+    assert _logged(caplog, "dydxctl.reconcile") == [
+        f"prune{label}: short-term 0, stateful 1, final 0, kept 1 in 250.0 ms"
+    ]
