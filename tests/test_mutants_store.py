@@ -670,6 +670,11 @@ def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: St
         assert (record["status"], record["reduce_only"], record["client_metadata"],
                 record["source"]) == ("PENDING", 0, 0, "place")  # fmt: skip
         assert record["created_at"] == record["updated_at"]
+    bare = {k: v for k, v in order_row().items() if k != "status"}
+    assert store.insert_order(bare)["status"] == "PENDING"
+    assert store.get(bare["order_id"])["status"] == "PENDING"
+    assert store.insert_order(order_row(status=None))["status"] == "PENDING"
+    assert [e["detail"] for e in store.events(bare["order_id"])] == [None]  # no detail: NULL
     kept = order_row(status="OPEN", reduce_only="yes", client_metadata=7, source="import",
                      created_at="2020-01-01T00:00:00.000Z")  # fmt: skip
     store.insert_order(kept)
@@ -678,6 +683,7 @@ def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: St
         "OPEN", 1, 7, "import",
     )  # fmt: skip
     assert got["created_at"] == "2020-01-01T00:00:00.000Z" and got["updated_at"] > "2026"
+    n = store.count()
     with pytest.raises(InternalError) as caught:
         store.insert_order(order_row(status="LIVE"))
     assert caught.value.message == "Unknown order status 'LIVE'."
@@ -686,7 +692,7 @@ def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: St
     assert caught.value.message == (
         f"Order for chain {TESTNET} written to a store of {LOCAL_CHAIN}."
     )
-    assert store.count() == 2
+    assert store.count() == n
 
 
 def test_a_duplicate_order_names_its_order_id(store: Store) -> None:
