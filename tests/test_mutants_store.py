@@ -92,6 +92,20 @@ def test_open_store_expands_home_and_honours_create_and_chain(
         assert s.chain_id is None
 
 
+def test_open_store_hands_a_postgres_url_to_pgstore(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dydxctl.store_pg import PgStore
+
+    opened: list[tuple] = []
+    monkeypatch.setattr(PgStore, "open", classmethod(
+        lambda cls, url, *, create, chain_id: opened.append((url, create, chain_id)) or "pg"
+    ))  # fmt: skip
+    assert open_store("postgres://u@127.0.0.1/db", create=False, chain_id=TESTNET) == "pg"
+    assert open_store("postgresql://u@127.0.0.1/db") == "pg"
+    assert opened == [
+        ("postgres://u@127.0.0.1/db", False, TESTNET), ("postgresql://u@127.0.0.1/db", True, None),
+    ]
+
+
 # --- scope ---
 
 
@@ -832,7 +846,7 @@ def test_an_unscoped_get_of_a_uuid_on_two_chains_names_them(db_path: Path) -> No
         f"Order {row['order_id']} is stored for several chains ({a}, {b})."
         for a, b in ((LOCAL_CHAIN, TESTNET), (TESTNET, LOCAL_CHAIN))
     }
-    assert "--network" in caught.value.hint
+    assert caught.value.hint == "Pass --network (or --chain-id) to say which."
 
 
 def test_list_orders_scopes_to_the_chain_unless_all_chains(db_path: Path) -> None:
