@@ -676,7 +676,11 @@ def test_prune_sizes_each_batch_to_the_time_target(
 # --- store: rows, events and the status machine ---
 
 
-def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: Store) -> None:
+def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level("INFO", logger="dydxctl.store")
+    _propagate(monkeypatch)
     row = order_row(reduce_only=None, client_metadata=None, source=None)
     stored = store.insert_order(row)
     got = store.get(row["order_id"])
@@ -687,7 +691,8 @@ def test_insert_order_fills_defaults_and_refuses_what_cannot_be_stored(store: St
     bare = {k: v for k, v in order_row().items() if k != "status"}
     assert store.insert_order(bare)["status"] == "PENDING"
     assert store.get(bare["order_id"])["status"] == "PENDING"
-    assert store.insert_order(order_row(status=None))["status"] == "PENDING"
+    assert store.insert_order(order_row(status=None, place_tx_hash=None))["status"] == "PENDING"
+    assert _logged(caplog, "dydxctl.store")[-1].endswith(" tx=-")
     assert [e["detail"] for e in store.events(bare["order_id"])] == [None]  # no detail: NULL
     kept = order_row(status="OPEN", reduce_only="yes", client_metadata=7, source="import",
                      created_at="2020-01-01T00:00:00.000Z")  # fmt: skip
@@ -720,7 +725,7 @@ def test_a_duplicate_order_names_its_order_id(store: Store) -> None:
         f"An order with this OrderId is already stored (client id {row['client_id']}, clob "
         "pair 1, flags 0, subaccount 3)."
     )
-    assert "--client-id" in caught.value.hint
+    assert caught.value.hint == "Use another --client-id, or omit it to get a fresh one."
     assert caught.value.details == {"order_id": "another-uuid"}
     assert store.conn.in_transaction is False  # rolled back, the store stays usable
 
@@ -1008,3 +1013,40 @@ def test_library_prune_logs_its_counts_and_duration(
     assert _logged(caplog, "dydxctl.reconcile") == [
         f"prune{label}: short-term 0, stateful 1, final 0, kept 1 in 250.0 ms"
     ]
+
+
+# --- store: migrations, low-level errors, closing ---
+
+
+def test_m002_on_a_store_with_the_new_key_touches_nothing(store: Store) -> None:
+    from dydxctl.store import m002_chain_scoped_keys
+
+    store.insert_order(order_row())
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    m002_chain_scoped_keys(store.db)
+    assert statements == ["PRAGMA table_info(orders)"]
+
+
+def test_low_level_sqlite_errors_become_store_errors_naming_the_file(store: Store) -> None:
+    with pytest.raises(StoreError) as caught:
+        store._query("SELECT * FROM nope")
+    assert caught.value.message == f"Store error on {store.path}: no such table: nope."
+    with pytest.raises(StoreError) as caught:
+        store._execute("INSERT INTO nope VALUES (1)")
+    assert caught.value.message == f"Store error on {store.path}: no such table: nope."
+    with pytest.raises(InternalError) as scope_error:
+        store.get("x", chain_id=TESTNET)
+    assert scope_error.value.message == (
+        f"A store opened for chain {LOCAL_CHAIN} was asked about chain {TESTNET}."
+    )
+
+
+def test_close_releases_the_lock_file_once(db_path: Path) -> None:
+    s = Store.open(db_path)
+    with s.order_lock("oid"):
+        pass
+    assert s._lock_fd is not None
+    s.close()
+    assert s._lock_fd is None
+    s.close()  # closing twice is harmless
