@@ -1050,3 +1050,34 @@ def test_close_releases_the_lock_file_once(db_path: Path) -> None:
     s.close()
     assert s._lock_fd is None
     s.close()  # closing twice is harmless
+
+
+def test_a_writer_retries_while_another_holds_the_lock_and_logs_the_wait(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another connection holds the write lock until the writer's first poll sleep; the
+    writer then gets it. A fake monotonic clock makes the wait exactly 1 ms."""
+    import dydxctl.store as store_module
+
+    row = order_row()
+    store.insert_order(row)
+    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    readings = iter([0.0, 0.0, 0.001])
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        other.execute("ROLLBACK")  # the other process commits meanwhile
+
+    fake = SimpleNamespace(monotonic=lambda: next(readings), sleep=sleep,
+                           perf_counter=time.perf_counter)  # fmt: skip
+    monkeypatch.setattr(store_module, "time", fake)
+    caplog.set_level("INFO", logger="dydxctl.store")
+    _propagate(monkeypatch)
+    try:
+        assert store.transition(row["order_id"], "OPEN")["status"] == "OPEN"
+    finally:
+        other.close()
+    assert slept == [store_module.WRITE_LOCK_POLL_S]
+    assert "store: waited 1.0 ms for the write lock" in _logged(caplog, "dydxctl.store")
