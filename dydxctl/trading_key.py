@@ -15,8 +15,6 @@ nonce, and short-term clob txs skip it, exactly as when the owner signs.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,36 +33,13 @@ PRIVATE_KEY_HEX_DIGITS = 64
 
 def read_key_file(path: Path) -> str:
     """The file's text, refusing anything but an owner-only (0600) regular file."""
-    from dydxctl.wallet import _file_kind
+    from dydxctl.secret_file import read_secret_file
 
     hint = "Check --trading-key-file / DYDXCTL_TRADING_KEY_FILE."
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        message = f"Cannot read the trading key file {path}: {exc.strerror}."
-        raise WalletError(message, hint) from None
-    if not stat.S_ISREG(mode):
-        raise WalletError(f"The trading key file {path} is {_file_kind(mode)}.", hint)
-    if stat.S_IMODE(mode) & 0o077:
-        raise WalletError(
-            f"The trading key file {path} can be read by others (mode {stat.S_IMODE(mode):04o}).",
-            f"Run: chmod 600 {path}",
-        )
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        message = f"Cannot read the trading key file {path}: {exc.strerror}."
-        raise WalletError(message, hint) from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise WalletError(f"The trading key file {path} is not a regular file.", hint)
-        data = fh.read(MAX_KEY_FILE_BYTES + 1)
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise WalletError(f"The trading key file {path} is too large for a key.", hint)
-    try:
-        return data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise WalletError(f"The trading key file {path} is not text.", hint) from None
+    return read_secret_file(
+        path, what="trading key file", hint=hint, not_regular_hint=hint,
+        max_bytes=MAX_KEY_FILE_BYTES, too_large="too large for a key",
+    )  # fmt: skip
 
 
 def wallet_from_text(text: str) -> Wallet:

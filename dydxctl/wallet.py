@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -132,57 +131,14 @@ def forbid_core_dumps() -> None:
 
 
 def _read_mnemonic_file(path: Path) -> str:
-    """The file's text, refusing anything but an owner-only regular file. A FIFO, a
-    directory or a device is refused before it is opened for reading (a FIFO would block)."""
-    hint = "Check --mnemonic-file / DYDXCTL_MNEMONIC_FILE."
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise WalletError(
-            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
-        ) from None
-    if not stat.S_ISREG(mode):
-        raise WalletError(
-            f"The mnemonic file {path} is not a regular file ({_file_kind(mode)}).",
-            "Point --mnemonic-file at a plain file of mode 0600, e.g. one written by "
-            "`dydxctl keys new --out FILE`.",
-        )
-    if stat.S_IMODE(mode) & 0o077:
-        raise WalletError(
-            f"The mnemonic file {path} can be read by others (mode {stat.S_IMODE(mode):04o}).",
-            f"Run: chmod 600 {path}",
-        )
-    try:
-        # O_NONBLOCK: if the path was swapped for a FIFO since stat(), open does not hang;
-        # fstat on the open descriptor then refuses it.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise WalletError(
-            f"Cannot read the mnemonic file '{path}': {exc.strerror}.", hint
-        ) from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise WalletError(f"The mnemonic file {path} is not a regular file.", hint)
-        data = fh.read(MAX_MNEMONIC_FILE_BYTES + 1)
-    if len(data) > MAX_MNEMONIC_FILE_BYTES:
-        raise WalletError(
-            f"The mnemonic file {path} is larger than a mnemonic ({MAX_MNEMONIC_FILE_BYTES} "
-            "bytes at most).",
-            hint,
-        )
-    try:
-        return data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise WalletError(f"The mnemonic file {path} is not UTF-8 text.", hint) from None
+    from dydxctl.secret_file import read_secret_file
 
-
-def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
-        if test(mode):
-            return name
-    return "not a plain file"
+    return read_secret_file(
+        path, what="mnemonic file", hint="Check --mnemonic-file / DYDXCTL_MNEMONIC_FILE.",
+        not_regular_hint="Point --mnemonic-file at a plain file of mode 0600, e.g. one "
+        "written by `dydxctl keys new --out FILE`.",
+        max_bytes=MAX_MNEMONIC_FILE_BYTES, too_large="larger than a mnemonic",
+    )  # fmt: skip
 
 
 def read_mnemonic(

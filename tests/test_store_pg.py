@@ -188,6 +188,20 @@ def test_the_unique_key_decides_between_hosts(pg_url: str) -> None:
         assert host_b.get(row["order_id"])["status"] == "PENDING"
 
 
+def _wait_until_blocked(pg_url: str, host: PgStore, timeout_s: float = 10.0) -> None:
+    """Until the server reports the host's session blocked on a lock (pg_locks, not
+    granted): the second host is really waiting, rather than merely late to start."""
+    pid = host.conn.info.backend_pid
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            query = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = %s"
+            if watcher.execute(query, (pid,)).fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second host never waited on the first one's lock")
+
+
 def test_order_lock_serialises_two_hosts(pg_url: str) -> None:
     seen: list[str] = []
     with PgStore.open(pg_url) as host_a, PgStore.open(pg_url) as host_b:
@@ -199,7 +213,7 @@ def test_order_lock_serialises_two_hosts(pg_url: str) -> None:
         with host_a.order_lock("order-x"):
             worker = threading.Thread(target=second)
             worker.start()
-            time.sleep(0.3)
+            _wait_until_blocked(pg_url, host_b)
             seen.append("a done")
         worker.join(timeout=10)
         with host_b.order_lock("order-y"), host_a.order_lock("order-z"):
@@ -221,7 +235,7 @@ def test_status_changes_of_two_hosts_serialise_on_the_row(pg_url: str) -> None:
             host_a.transition(row["order_id"], "OPEN")  # row locked until this commits
             worker = threading.Thread(target=second)
             worker.start()
-            time.sleep(0.3)
+            _wait_until_blocked(pg_url, host_b)
             finished.append("a")
         worker.join(timeout=10)
         # b waited for a's commit, then saw OPEN (PENDING → CANCEL_PENDING is illegal).
