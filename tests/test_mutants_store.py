@@ -102,7 +102,8 @@ def test_open_store_hands_a_postgres_url_to_pgstore(monkeypatch: pytest.MonkeyPa
     assert open_store("postgres://u@127.0.0.1/db", create=False, chain_id=TESTNET) == "pg"
     assert open_store("postgresql://u@127.0.0.1/db") == "pg"
     assert opened == [
-        ("postgres://u@127.0.0.1/db", False, TESTNET), ("postgresql://u@127.0.0.1/db", True, None),
+        ("postgres://u@127.0.0.1/db", False, TESTNET),
+        ("postgresql://u@127.0.0.1/db", True, None),
     ]
 
 
@@ -253,8 +254,15 @@ def test_store_error_classifies_sqlite_errors(text: str, starts: str) -> None:
     err = _store_error(sqlite3.OperationalError(text), Path("/s.db"))
     assert isinstance(err, StoreError) and err.message.startswith(starts)
     assert err.message.endswith(".") and err.hint.endswith(".")
-    words = {"locked": "try again", "busy": "try again", "read": "permissions",
-             "not a": "backup", "malformed": "backup", "corrupt": "backup", "I/O": "--debug"}
+    words = {
+        "locked": "try again",
+        "busy": "try again",
+        "read": "permissions",
+        "not a": "backup",
+        "malformed": "backup",
+        "corrupt": "backup",
+        "I/O": "--debug",
+    }
     assert next(w for k, w in words.items() if k in text) in err.hint
 
 
@@ -273,8 +281,7 @@ def test_recorded_after_broadcast_says_what_happened(
         raise StoreError("locked", "try again")
     err = caught.value
     assert err.message == (
-        f"Order oid was broadcast and {state} (tx TXH), but the store could not record "
-        "that: locked"
+        f"Order oid was broadcast and {state} (tx TXH), but the store could not record that: locked"
     )
     assert err.hint.startswith(hint) and "try again" not in err.hint
     assert err.details == {"order_id": "oid", "tx_hash": "TXH"}
@@ -863,8 +870,18 @@ def test_list_orders_scopes_to_the_chain_unless_all_chains(db_path: Path) -> Non
         assert len(s.list_orders(chain_id=TESTNET, all_chains=True)) == 3
         assert [r["market"] for r in s.list_orders(chain_id=TESTNET, limit=1)] == ["ETH-USD"]
         assert s.list_orders(chain_id=TESTNET, address="dydx1other") == []
-        assert len(s.list_orders(chain_id=TESTNET, status="OPEN", market="ETH-USD",
-                                 address=TEST_ADDRESS, statuses=frozenset({"OPEN"}))) == 1
+        assert (
+            len(
+                s.list_orders(
+                    chain_id=TESTNET,
+                    status="OPEN",
+                    market="ETH-USD",
+                    address=TEST_ADDRESS,
+                    statuses=frozenset({"OPEN"}),
+                )
+            )
+            == 1
+        )
     with Store.open(db_path, chain_id=TESTNET) as s:
         assert len(s.list_orders()) == 2 and len(s.list_orders(all_chains=True)) == 3
 
