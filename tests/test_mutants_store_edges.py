@@ -18,12 +18,12 @@ from dydxctl.store import (
     BUSY_TIMEOUT_MS,
     PruneSummary,
     Store,
-    _percentile,
     _store_error,
     now_iso,
     order_listing_sql,
     recorded_after_broadcast,
 )
+from dydxctl.store_metrics import _percentile
 from tests.conftest import LOCAL_CHAIN, order_row
 from tests.test_mutants_store import _logged, _propagate
 
@@ -201,7 +201,7 @@ def test_prune_sizes_each_batch_to_the_time_target(
     """The first batch is 1000 rows; each next one is sized so a transaction lasts
     PRUNE_TX_TARGET_S (0.1 s), at most twice the last. The clock is a fake: every
     perf_counter() reading is `took` seconds after the previous one."""
-    import dydxctl.store as store_module
+    import dydxctl.store_prune as store_module
 
     with store.write():
         for i in range(sum(batches)):
@@ -226,6 +226,7 @@ def test_a_writer_gives_up_after_the_busy_timeout_and_restores_it(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dydxctl.store as store_module
+    import dydxctl.store_errors as store_errors
 
     row = order_row()
     store.insert_order(row)
@@ -233,6 +234,7 @@ def test_a_writer_gives_up_after_the_busy_timeout_and_restores_it(
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock throughout
     try:
         monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
+        monkeypatch.setattr(store_errors, "BUSY_TIMEOUT_MS", 50)  # the message's figure
         with pytest.raises(StoreError) as caught:
             store.transition(row["order_id"], "OPEN")
         assert caught.value.message == f"The store {store.path} stayed locked for more than 0 s."
