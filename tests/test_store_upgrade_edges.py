@@ -78,7 +78,8 @@ def _put_old_rows(path: Path) -> list[dict[str, Any]]:
             f"INSERT INTO orders ({names}) VALUES ({', '.join('?' for _ in record)})",
             list(record.values()),
         )
-        for at, old, new, detail in (("01", None, "PENDING", "before"), ("02", "PENDING", "OPEN", "")):
+        steps = (("01", None, "PENDING", "before"), ("02", "PENDING", "OPEN", ""))
+        for at, old, new, detail in steps:
             conn.execute(
                 "INSERT INTO order_events (order_id, chain_id, at, from_status, to_status,"
                 " tx_hash, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -98,7 +99,8 @@ def test_a_store_written_between_migrations_is_upgraded_and_usable(
     db_path: Path, newest_missing: str
 ) -> None:
     _store_before(db_path, newest_missing)
-    applied = [n for (n,) in sqlite3.connect(db_path).execute("SELECT name FROM _sqlite_migrations")]
+    listing = "SELECT name FROM _sqlite_migrations ORDER BY id"
+    applied = [n for (n,) in sqlite3.connect(db_path).execute(listing)]
     assert applied == list(MIGRATION_NAMES[: MIGRATION_NAMES.index(newest_missing)])
     expired, live = _put_old_rows(db_path)
 
