@@ -232,7 +232,13 @@ class Store(PruneMixin, CancelMetricsMixin, CachesMixin):
             migrations().apply(self.db)
             broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
-                raise InternalError(f"Migration left {len(broken)} dangling rows; not applied.")
+                raise StoreError(  # a damaged store, not a bug: exit 8, file untouched
+                    f"The store {self.path} has {len(broken)} row(s) that refer to an order it "
+                    "does not hold; its schema upgrade was not applied and the file is "
+                    "unchanged.",
+                    f"Back it up and inspect it with: sqlite3 {self.path} "
+                    "'PRAGMA foreign_key_check', or point --db at another store.",
+                )
 
     def _refuse_foreign(self) -> None:
         """Another application's SQLite file: it has tables, none of them ours. Checked

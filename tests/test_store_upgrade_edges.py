@@ -15,7 +15,7 @@ import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from dydxctl.errors import InternalError, StoreError
+from dydxctl.errors import StoreError
 from dydxctl.store import MIGRATION_NAMES, Store
 from dydxctl.store_errors import BUSY_TIMEOUT_MS
 from dydxctl.store_migrations import MIGRATION_SET, MIGRATION_STEPS, _statements
@@ -158,8 +158,8 @@ def _snapshot(path: Path) -> list[str]:
 
 def test_a_dangling_row_after_a_migration_is_refused_and_nothing_applied(db_path: Path) -> None:
     """_migrate checks foreign keys before its commit: a row pointing at no order (here an
-    event written with foreign keys off) makes it roll every pending migration back. The
-    code reports it as InternalError (exit 1: the check is there to catch a migration bug)."""
+    event written with foreign keys off) makes it roll every pending migration back: a
+    damaged store, exit 8 (SPEC: "corrupt"), never exit 1 "internal error"."""
     Store.open(db_path).close()
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = OFF")
@@ -172,10 +172,13 @@ def test_a_dangling_row_after_a_migration_is_refused_and_nothing_applied(db_path
     before = _snapshot(db_path)
 
     for _ in range(2):  # refused each time, never half applied
-        with pytest.raises(InternalError) as info:
+        with pytest.raises(StoreError) as info:
             Store.open(db_path)
-        assert info.value.message == "Migration left 1 dangling rows; not applied."
-        assert info.value.exit_code == 1
+        assert info.value.message == (
+            f"The store {db_path} has 1 row(s) that refer to an order it does not hold; its "
+            "schema upgrade was not applied and the file is unchanged.")
+        assert "PRAGMA foreign_key_check" in info.value.hint
+        assert info.value.exit_code == 8
         assert _snapshot(db_path) == before
     pending = "SELECT count(*) FROM _sqlite_migrations WHERE name = 'm004_chain_clock_cache'"
     assert sqlite3.connect(db_path).execute(pending).fetchone()[0] == 0
