@@ -1,0 +1,122 @@
+"""Tests that bite (issue 13 item 7): each asserts a behaviour of `cancel --all`
+(cancel_all.py, cancel_fanout.py) that a surviving mutant changed without any other test
+noticing (docs/mutation_cancel_all.md lists them). In-process only (the library against
+the in-process emulator): mutation testing sees no subprocess."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dydxctl.api import Client
+from dydxctl.emulator import Emulator
+from tests.conftest import TEST_MNEMONIC
+
+LIMIT = {"price": "50000", "size": "0.001", "market": "BTC-USD", "side": "buy"}
+HASH = re.compile(r"^[0-9A-F]{64}$")
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[tuple[Client, Emulator]]:
+    """A library client on a fresh store, against an emulator whose blocks move by hand."""
+    with Emulator(block_time_s=0) as emu:
+        client = Client.open(
+            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+            db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+        )  # fmt: skip
+        yield client, emu
+        client.close()
+
+
+def _broadcasts(emu: Emulator) -> int:
+    return sum(1 for c in emu.call_log() if c["name"] == "BroadcastTx")
+
+
+# --- resend_with_sequences: the sequence the chain names -------------------------------------
+def test_a_resend_behind_our_own_pending_sequence_uses_the_one_the_chain_names(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """Two refused nonces in one block: the first resend takes the committed sequence N
+    (CheckTx now expects N+1); the second reads N again, is refused "expected N+1, got N",
+    and goes once more with N+1."""
+    client, emu = bot
+    first = client.place(**LIMIT, good_til="1h", subaccount=0).order
+    second = client.place(**LIMIT, good_til="1h", subaccount=1).order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    [row] = client.cancel_all(subaccount=0)["orders"]
+    assert (row["order_id"], row["outcome"]) == (first["order_id"], "CANCEL_PENDING")
+    emu.reset_calls()
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    [row] = client.cancel_all(subaccount=1)["orders"]
+    assert (row["order_id"], row["outcome"], row["exit_code"]) == (
+        second["order_id"], "CANCEL_PENDING", 0)  # fmt: skip
+    assert _broadcasts(emu) == 3  # the nonce, N (refused: expected N+1), N+1
+    assert client.order(second["order_id"])["cancel_tx_hash"] == row["tx_hash"]
+    emu.advance(1)
+    assert emu.state.open_order_count() == 0
+
+
+def test_a_resend_refused_without_naming_a_sequence_is_not_sent_again(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """sdk 32 whose log names no expected sequence: the resend stops there, and the order's
+    row says the chain refused it (nothing was applied)."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.reset_calls()
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)  # "injected": no sequence named
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert _broadcasts(emu) == 2
+    assert row["outcome"].startswith("FAILED") and row["exit_code"] == result["exit_code"] > 0
+    assert client.order(order["order_id"])["status"] == "OPEN"
+
+
+# --- record_batch: what a batch's answer writes -------------------------------------------------
+def _attempts(client: Client) -> list[dict[str, object]]:
+    rows = client.runtime.store().conn.execute(
+        "SELECT order_id, outcome, kind, detail, latency_ms FROM cancel_attempts ORDER BY id"
+    )
+    names = ["order_id", "outcome", "kind", "detail", "latency_ms"]
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def test_an_accepted_batch_records_its_latency_and_says_batch_cancel(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    orders = [client.place(**LIMIT, good_til_blocks=10).order for _ in range(2)]
+    emu.latency_ms = 60  # every call: the batch's answer takes at least this long
+    result = client.cancel_all()
+    emu.latency_ms = 0
+    assert {r["outcome"] for r in result["orders"]} == {"CANCEL_PENDING"}
+    attempts = _attempts(client)
+    assert sorted(a["order_id"] for a in attempts) == sorted(o["order_id"] for o in orders)
+    for attempt in attempts:
+        assert (attempt["outcome"], attempt["detail"]) == ("success", "batch cancel")
+        assert 50 <= float(attempt["latency_ms"]) < 60_000  # milliseconds, not seconds
+    for order in orders:
+        details = [e["detail"] for e in client.runtime.store().events(order["order_id"])]
+        assert "batch cancel" in details
+
+
+def test_an_unreachable_batch_reports_the_nodes_error_for_each_order(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    for _ in range(2):
+        client.place(**LIMIT, good_til_blocks=10)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")
+    result = client.cancel_all()
+    rows = result["orders"]
+    assert [(r["outcome"], r["exit_code"], r["tx_hash"]) for r in rows] == [
+        ("FAILED (unreachable)", 7, None)] * 2  # fmt: skip
+    assert result["exit_code"] == 7
+    for row in rows:  # the node's own error, not a stand-in
+        assert "unreachable" in row["detail"] and emu.grpc_target in row["detail"], row
