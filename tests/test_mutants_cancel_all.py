@@ -120,3 +120,35 @@ def test_an_unreachable_batch_reports_the_nodes_error_for_each_order(
     assert result["exit_code"] == 7
     for row in rows:  # the node's own error, not a stand-in
         assert "unreachable" in row["detail"] and emu.grpc_target in row["detail"], row
+
+
+# --- _dry_run ------------------------------------------------------------------------------------
+def test_a_dry_run_of_another_subaccount_signs_the_batch_a_real_run_sends(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """The batch names the subaccount it cancels in: a dry run for subaccount 1 signs the
+    same bytes as the real run (the clock is stopped: same height, same GTB)."""
+    client, _ = bot
+    orders = [client.place(**LIMIT, good_til_blocks=10, subaccount=1).order for _ in range(2)]
+    dry = client.cancel_all(subaccount=1, dry_run=True)
+    real = client.cancel_all(subaccount=1)
+    assert sorted(r["order_id"] for r in dry["orders"]) == sorted(o["order_id"] for o in orders)
+    assert [(r["outcome"], r["detail"], r["exit_code"]) for r in dry["orders"]] == [
+        ("DRY_RUN", "", 0)] * 2  # fmt: skip
+    assert {r["tx_hash"] for r in dry["orders"]} == {r["tx_hash"] for r in real["orders"]}
+    assert {r["outcome"] for r in real["orders"]} == {"CANCEL_PENDING"}
+
+
+def test_a_dry_run_row_of_a_stateful_order_carries_its_signed_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.reset_calls()
+    [row] = client.cancel_all(dry_run=True)["orders"]
+    assert (row["order_id"], row["outcome"], row["detail"], row["exit_code"]) == (
+        order["order_id"], "DRY_RUN", "", 0)  # fmt: skip
+    assert HASH.match(row["tx_hash"] or ""), row
+    assert _broadcasts(emu) == 0
+    assert client.order(order["order_id"])["cancel_tx_hash"] is None  # nothing written
