@@ -99,7 +99,8 @@ def test_an_accepted_batch_records_its_latency_and_says_batch_cancel(
     attempts = _attempts(client)
     assert sorted(a["order_id"] for a in attempts) == sorted(o["order_id"] for o in orders)
     for attempt in attempts:
-        assert (attempt["outcome"], attempt["detail"]) == ("success", "batch cancel")
+        assert (attempt["outcome"], attempt["kind"], attempt["detail"]) == (
+            "success", None, "batch cancel")  # fmt: skip
         assert 50 <= float(attempt["latency_ms"]) < 60_000  # milliseconds, not seconds
     for order in orders:
         details = [e["detail"] for e in client.runtime.store().events(order["order_id"])]
@@ -152,3 +153,32 @@ def test_a_dry_run_row_of_a_stateful_order_carries_its_signed_hash(
     assert HASH.match(row["tx_hash"] or ""), row
     assert _broadcasts(emu) == 0
     assert client.order(order["order_id"])["cancel_tx_hash"] is None  # nothing written
+
+
+# --- stateful: write-ahead and a lost answer ---------------------------------------------------
+def test_a_stateful_cancel_whose_answer_was_lost_is_the_one_kept(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """The first cancel reached the chain but its answer was lost: its hash was written
+    ahead (with the nonce it was signed with). The next `cancel --all` is refused as a
+    duplicate, and keeps and reports that first hash, which its block then settles."""
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE", after_apply=True)
+    [lost] = client.cancel_all()["orders"]
+    assert (lost["outcome"], lost["exit_code"], lost["tx_hash"]) == (
+        "FAILED (unreachable)", 7, None)  # fmt: skip
+    stored = client.order(order["order_id"])
+    first = stored["cancel_tx_hash"]
+    assert stored["status"] == "OPEN" and HASH.match(first or ""), stored
+    written = [e["detail"] for e in client.runtime.store().events(order["order_id"])
+               if e.get("tx_hash") == first]  # fmt: skip
+    assert any(re.fullmatch(r"cancel signed with sequence \d+", d or "") for d in written)
+    [again] = client.cancel_all()["orders"]
+    assert (again["outcome"], again["tx_hash"], again["exit_code"]) == (
+        "CANCEL_PENDING", first, 0)  # fmt: skip
+    assert client.order(order["order_id"])["cancel_tx_hash"] == first
+    emu.advance(1)
+    [changed] = client.sync()["changed"]
+    assert changed["status"] == "CANCELED" and first in changed["detail"]
