@@ -169,6 +169,7 @@ def test_a_stateful_cancel_whose_answer_was_lost_is_the_one_kept(
     [lost] = client.cancel_all()["orders"]
     assert (lost["outcome"], lost["exit_code"], lost["tx_hash"]) == (
         "FAILED (unreachable)", 7, None)  # fmt: skip
+    assert emu.grpc_target in lost["detail"]  # the node's own error, not a stand-in
     stored = client.order(order["order_id"])
     first = stored["cancel_tx_hash"]
     assert stored["status"] == "OPEN" and HASH.match(first or ""), stored
