@@ -183,3 +183,22 @@ def test_a_stateful_cancel_whose_answer_was_lost_is_the_one_kept(
     emu.advance(1)
     [changed] = client.sync()["changed"]
     assert changed["status"] == "CANCELED" and first in changed["detail"]
+
+
+def test_a_refused_stateful_cancel_reports_the_refused_txs_hash(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    order = client.place(**LIMIT, good_til="1h").order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="clob", code=12)
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert (row["outcome"], row["exit_code"], result["exit_code"]) == (
+        "FAILED (chain_rejected)", 6, 6)  # fmt: skip
+    [attempt] = [a for a in _attempts(client) if a["order_id"] == order["order_id"]]
+    stored = client.order(order["order_id"])
+    assert HASH.match(row["tx_hash"] or ""), row
+    assert row["tx_hash"] == stored["cancel_tx_hash"]  # the one written ahead and refused
+    assert stored["status"] == "OPEN" and stored["last_error"] == row["detail"]
+    assert attempt["kind"] == "chain_rejected"
