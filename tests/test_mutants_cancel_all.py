@@ -202,3 +202,25 @@ def test_a_refused_stateful_cancel_reports_the_refused_txs_hash(
     assert row["tx_hash"] == stored["cancel_tx_hash"]  # the one written ahead and refused
     assert stored["status"] == "OPEN" and stored["last_error"] == row["detail"]
     assert attempt["kind"] == "chain_rejected"
+
+
+# --- sign_batches: rows the observed height shows expired ----------------------------------------
+def test_an_expired_short_term_order_is_settled_with_the_chains_evidence(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """Nothing to send: the row is written EXPIRED (committed: another connection sees it)
+    with the evidence the result row shows."""
+    from dydxctl.store import Store
+
+    client, emu = bot
+    order = client.place(**LIMIT, good_til_blocks=2).order
+    emu.advance(3)
+    emu.reset_calls()
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert (row["outcome"], row["exit_code"], row["tx_hash"]) == ("EXPIRED", 5, None)
+    assert "good_til_block" in row["detail"]
+    assert _broadcasts(emu) == 0
+    with Store.open(tmp_path / "orders.db") as other:
+        assert other.get(order["order_id"])["status"] == "EXPIRED"
+        assert other.events(order["order_id"])[-1]["detail"] == row["detail"]
