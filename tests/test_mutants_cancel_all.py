@@ -224,3 +224,29 @@ def test_an_expired_short_term_order_is_settled_with_the_chains_evidence(
     with Store.open(tmp_path / "orders.db") as other:
         assert other.get(order["order_id"])["status"] == "EXPIRED"
         assert other.events(order["order_id"])[-1]["detail"] == row["detail"]
+
+
+def test_a_batch_cancel_remembers_the_account_number_it_had_to_ask_for(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    """Orders placed by another tool, a fresh store: the batch needs the account number,
+    asks the node once, and stores it for the next process."""
+    client, emu = bot
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "elsewhere.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as elsewhere:  # fmt: skip
+        for _ in range(2):
+            elsewhere.place(**LIMIT, good_til_blocks=10)
+    emu.advance(1)  # in a block, so the Indexer lists them
+    emu.reset_calls()
+    result = client.cancel_all()
+    assert [r["outcome"] for r in result["orders"]] == ["CANCEL_PENDING"] * 2
+    assert [c["name"] for c in emu.call_log()].count("Account") == 1
+    emu.reset_calls()
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as later:  # fmt: skip
+        later.place(**LIMIT, good_til_blocks=10)
+    assert "Account" not in [c["name"] for c in emu.call_log()]
