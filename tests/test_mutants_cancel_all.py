@@ -250,3 +250,36 @@ def test_a_batch_cancel_remembers_the_account_number_it_had_to_ask_for(
     ) as later:  # fmt: skip
         later.place(**LIMIT, good_til_blocks=10)
     assert "Account" not in [c["name"] for c in emu.call_log()]
+
+
+def test_one_batch_cancels_short_term_orders_of_every_market(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    btc = client.place(**LIMIT, good_til_blocks=10).order
+    eth = client.place(**{**LIMIT, "market": "ETH-USD", "price": "3000"}, good_til_blocks=10).order
+    emu.advance(1)
+    assert emu.state.open_order_count() == 2
+    result = client.cancel_all()
+    rows = {r["order_id"]: r for r in result["orders"]}
+    assert {rows[o["order_id"]]["outcome"] for o in (btc, eth)} == {"CANCEL_PENDING"}
+    assert len({r["tx_hash"] for r in rows.values()}) == 1  # one MsgBatchCancel
+    emu.advance(1)
+    assert emu.state.open_order_count() == 0
+
+
+def test_a_resend_reads_the_accounts_committed_sequence(bot: tuple[Client, Emulator]) -> None:
+    """After a resend's block the account's sequence is N+1: the next resend is signed
+    with it straight away (one broadcast after the refused nonce)."""
+    client, emu = bot
+    client.place(**LIMIT, good_til="1h", subaccount=0)
+    second = client.place(**LIMIT, good_til="1h", subaccount=1).order
+    emu.advance(1)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    client.cancel_all(subaccount=0)
+    emu.advance(1)  # the sequence-signed cancel is committed: sequence N+1
+    emu.reset_calls()
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    [row] = client.cancel_all(subaccount=1)["orders"]
+    assert (row["order_id"], row["outcome"]) == (second["order_id"], "CANCEL_PENDING")
+    assert _broadcasts(emu) == 2  # the nonce, then N+1 accepted at once
