@@ -283,3 +283,51 @@ def test_a_resend_reads_the_accounts_committed_sequence(bot: tuple[Client, Emula
     [row] = client.cancel_all(subaccount=1)["orders"]
     assert (row["order_id"], row["outcome"]) == (second["order_id"], "CANCEL_PENDING")
     assert _broadcasts(emu) == 2  # the nonce, then N+1 accepted at once
+
+
+# --- cancel_rows / resend_with_sequences: write-ahead and a resend that gets no answer ------------
+def test_every_stateful_write_ahead_is_committed_before_the_broadcast(
+    bot: tuple[Client, Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another connection, looking when the wave goes out, already sees each cancel's hash
+    (a crash during the broadcast must not lose which tx may land)."""
+    from dydxctl.store import Store
+
+    client, emu = bot
+    orders = [client.place(**LIMIT, good_til="1h").order for _ in range(2)]
+    emu.advance(1)
+    node = client.runtime.node()
+    seen: list[dict[str, str | None]] = []
+    send = node.broadcast_as_answered
+
+    def looking_first(txs: list[tuple[bytes, str]]) -> Iterator[object]:
+        with Store.open(tmp_path / "orders.db") as other:
+            seen.append({o["order_id"]: other.get(o["order_id"])["cancel_tx_hash"]
+                         for o in orders})  # fmt: skip
+        yield from send(txs)
+
+    monkeypatch.setattr(node, "broadcast_as_answered", looking_first)
+    result = client.cancel_all()
+    assert seen == [{r["order_id"]: r["tx_hash"] for r in result["orders"]}]
+    assert all(HASH.match(h or "") for h in seen[0].values())
+
+
+def test_a_resend_that_gets_no_answer_does_not_stop_the_others(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """Two refused nonces; the first resend is unreachable (its outcome unknown), the
+    second still goes, with the same sequence (nothing says the first one took it)."""
+    client, emu = bot
+    for _ in range(2):
+        client.place(**LIMIT, good_til="1h")
+    emu.advance(1)
+    emu.reset_calls()
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)
+    emu.fail_next("BroadcastTx", grpc_status="UNAVAILABLE")
+    result = client.cancel_all()
+    outcomes = sorted((r["outcome"], r["exit_code"]) for r in result["orders"])
+    assert outcomes == [("CANCEL_PENDING", 0), ("FAILED (unreachable)", 7)], result
+    assert result["exit_code"] == 7 and _broadcasts(emu) == 4
+    [failed] = [r for r in result["orders"] if r["exit_code"]]
+    assert emu.grpc_target in failed["detail"]
