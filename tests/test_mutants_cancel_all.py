@@ -331,3 +331,36 @@ def test_a_resend_that_gets_no_answer_does_not_stop_the_others(
     assert result["exit_code"] == 7 and _broadcasts(emu) == 4
     [failed] = [r for r in result["orders"] if r["exit_code"]]
     assert emu.grpc_target in failed["detail"]
+
+
+def test_a_batch_goes_out_once_when_stateful_cancels_need_two_waves(
+    bot: tuple[Client, Emulator],
+) -> None:
+    from dydxctl import chain
+
+    client, emu = bot
+    short = client.place(**LIMIT, good_til_blocks=10).order
+    stateful = [client.place(**LIMIT, good_til="1h").order
+                for _ in range(chain.MAX_TIMESTAMP_NONCE_ARR_SIZE + 1)]  # fmt: skip
+    emu.advance(1)
+    emu.reset_calls()
+    result = client.cancel_all()
+    ids = [r["order_id"] for r in result["orders"]]
+    assert sorted(ids) == sorted(o["order_id"] for o in [short, *stateful])  # each once
+    assert _broadcasts(emu) == 1 + len(stateful)
+    assert {r["outcome"] for r in result["orders"]} == {"CANCEL_PENDING"}
+
+
+def test_a_row_cancelled_one_by_one_has_an_empty_detail(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    client.place(**LIMIT, good_til="1h")
+    emu.advance(1)
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "orders.db",
+        env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_FEATURE_CANCEL_FROM_METADATA": "0"},
+    ) as no_metadata:  # fmt: skip
+        [row] = no_metadata.cancel_all()["orders"]
+    assert (row["outcome"], row["detail"], row["exit_code"]) == ("CANCEL_PENDING", "", 0)
