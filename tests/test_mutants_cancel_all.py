@@ -364,3 +364,57 @@ def test_a_row_cancelled_one_by_one_has_an_empty_detail(
     ) as no_metadata:  # fmt: skip
         [row] = no_metadata.cancel_all()["orders"]
     assert (row["outcome"], row["detail"], row["exit_code"]) == ("CANCEL_PENDING", "", 0)
+
+
+# --- open_orders: which rows `cancel --all` takes -----------------------------------------------
+def _placed_elsewhere(emu: Emulator, tmp_path: Path, *markets: str) -> list[dict[str, object]]:
+    with Client.open(
+        network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+        db=tmp_path / "elsewhere.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+    ) as elsewhere:  # fmt: skip
+        placed = [elsewhere.place(**{**LIMIT, "market": m, "price": "3000"}, good_til="1h").order
+                  for m in markets]  # fmt: skip
+        emu.advance(1)
+        elsewhere.cancel(placed[-1]["order_id"])  # the last one: cancelled, not open
+        emu.advance(1)
+    return placed
+
+
+def test_the_indexer_is_asked_for_the_open_orders_of_the_market_only(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    btc, eth, gone = _placed_elsewhere(emu, tmp_path, "BTC-USD", "ETH-USD", "BTC-USD")
+    result = client.cancel_all(market="BTC-USD")  # not ETH-USD, not the cancelled one
+    assert [r["order_id"] for r in result["orders"]] == [btc["order_id"]]
+    result = client.cancel_all()
+    ids = {r["order_id"] for r in result["orders"]}
+    assert eth["order_id"] in ids and gone["order_id"] not in ids
+
+
+def test_a_dry_run_caches_nothing_and_a_real_run_caches_the_market(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    client, emu = bot
+    _placed_elsewhere(emu, tmp_path, "BTC-USD", "BTC-USD")
+    store = client.runtime.store()
+    assert client.cancel_all(dry_run=True)["orders"]
+    assert store.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+    markets = store.conn.execute("SELECT COUNT(*) FROM market_cache").fetchone()[0]
+    assert markets == 0
+    assert client.cancel_all()["orders"]
+    assert store.conn.execute("SELECT COUNT(*) FROM market_cache").fetchone()[0] >= 1
+
+
+def test_a_short_term_cancel_accepted_is_not_taken_again_from_the_indexer(
+    bot: tuple[Client, Emulator],
+) -> None:
+    client, emu = bot
+    done = client.place(**LIMIT, good_til_blocks=10).order
+    other = client.place(**LIMIT, good_til_blocks=10).order
+    emu.advance(1)  # both in a block: the Indexer lists them
+    emu.set_indexer_lag(3)  # and keeps listing `done` as open after its cancel
+    client.cancel(done["order_id"])  # CANCEL_PENDING until its GTB passes
+    emu.advance(1)
+    result = client.cancel_all()
+    assert [r["order_id"] for r in result["orders"]] == [other["order_id"]]
