@@ -418,3 +418,34 @@ def test_a_short_term_cancel_accepted_is_not_taken_again_from_the_indexer(
     emu.advance(1)
     result = client.cancel_all()
     assert [r["order_id"] for r in result["orders"]] == [other["order_id"]]
+
+
+# --- cancel_all: nothing to cancel, cancelling switched off ------------------------------------
+def test_nothing_open_is_exit_code_0(bot: tuple[Client, Emulator]) -> None:
+    client, emu = bot
+    result = client.cancel_all()
+    assert (result["orders"], result["failed"], result["exit_code"]) == ([], 0, 0)
+    assert result["summary"] == "cancel --all: 0 orders, 0 cancelled, 0 failed"
+    assert _broadcasts(emu) == 0
+
+
+def test_cancel_all_switched_off_sends_nothing(
+    bot: tuple[Client, Emulator], tmp_path: Path
+) -> None:
+    from dydxctl.errors import Disabled
+
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.reset_calls()
+    with (
+        Client.open(
+            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+            db=tmp_path / "orders.db",
+            env={"DYDX_MNEMONIC": TEST_MNEMONIC, "DYDXCTL_FEATURE_CANCEL": "0"},
+        ) as switched_off,
+        pytest.raises(Disabled) as caught,
+    ):  # fmt: skip
+        switched_off.cancel_all()
+    assert (caught.value.exit_code, caught.value.kind) == (9, "disabled")
+    assert caught.value.message == "Cancelling is switched off by [features] cancel = false."
+    assert _broadcasts(emu) == 0
