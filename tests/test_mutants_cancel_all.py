@@ -449,3 +449,18 @@ def test_cancel_all_switched_off_sends_nothing(
     assert (caught.value.exit_code, caught.value.kind) == (9, "disabled")
     assert caught.value.message == "Cancelling is switched off by [features] cancel = false."
     assert _broadcasts(emu) == 0
+
+
+def test_cancel_all_remembers_the_chains_clock_to_the_millisecond(
+    bot: tuple[Client, Emulator],
+) -> None:
+    """The latest block's height and time (ms) read for the batch are kept for the next
+    process's height estimate."""
+    client, emu = bot
+    client.place(**LIMIT, good_til_blocks=10)
+    emu.advance(1)
+    client.cancel_all()
+    [(height, time_ms)] = client.runtime.store().conn.execute(
+        "SELECT height, time_ms FROM chain_clock_cache"
+    ).fetchall()
+    assert (height, time_ms) == (emu.state.height, int(emu.state.block_time * 1000))
