@@ -448,6 +448,7 @@ def test_cancel_all_switched_off_sends_nothing(
         switched_off.cancel_all()
     assert (caught.value.exit_code, caught.value.kind) == (9, "disabled")
     assert caught.value.message == "Cancelling is switched off by [features] cancel = false."
+    assert isinstance(caught.value.to_dict()["hint"], str)  # SPEC §: the JSON hint is a string
     assert _broadcasts(emu) == 0
 
 
