@@ -465,3 +465,33 @@ def test_cancel_all_remembers_the_chains_clock_to_the_millisecond(
         "SELECT height, time_ms FROM chain_clock_cache"
     ).fetchall()
     assert (height, time_ms) == (emu.state.height, int(emu.state.block_time * 1000))
+
+
+def test_a_sequence_the_chain_names_is_used_once(
+    bot: tuple[Client, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that names a wrong sequence (here: N+5, as if another process had sent
+    five): the cancel goes with it once; refused again, it is not sent a third time."""
+    from dydxctl.node import BroadcastResult
+
+    client, emu = bot
+    client.place(**LIMIT, good_til="1h")
+    emu.advance(1)
+    node = client.runtime.node()
+    real = node.broadcast
+    sent: list[str] = []
+
+    def first_names_a_wrong_sequence(tx_bytes: bytes, tx_hash: str) -> BroadcastResult:
+        sent.append(tx_hash)
+        if len(sent) == 1:
+            got = node.account(client.runtime.wallet().address).sequence
+            log = f"account sequence mismatch, expected {got + 5}, got {got}"
+            return BroadcastResult(tx_hash, 32, "sdk", log)
+        return real(tx_bytes, tx_hash)
+
+    monkeypatch.setattr(node, "broadcast", first_names_a_wrong_sequence)
+    emu.fail_next("BroadcastTx", codespace="sdk", code=32)  # the timestamp nonce
+    result = client.cancel_all()
+    [row] = result["orders"]
+    assert len(sent) == 2  # N (told N+5), N+5 (refused by the chain): no third
+    assert row["outcome"].startswith("FAILED") and result["exit_code"] == row["exit_code"] > 0
