@@ -280,3 +280,19 @@ def read_pty(fd: int, until: bytes | None, timeout: float = 20) -> bytes:
                 break
             seen += chunk
     return seen
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """(api.Client, Emulator): a library client on a fresh store, against an emulator whose
+    blocks move by hand (the library-level mutation tests share it)."""
+    from dydxctl.api import Client
+    from dydxctl.emulator import Emulator
+
+    with Emulator(block_time_s=0) as emu:
+        client = Client.open(
+            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
+            db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
+        )  # fmt: skip
+        yield client, emu
+        client.close()

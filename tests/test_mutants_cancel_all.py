@@ -19,18 +19,6 @@ LIMIT = {"price": "50000", "size": "0.001", "market": "BTC-USD", "side": "buy"}
 HASH = re.compile(r"^[0-9A-F]{64}$")
 
 
-@pytest.fixture
-def bot(tmp_path: Path) -> Iterator[tuple[Client, Emulator]]:
-    """A library client on a fresh store, against an emulator whose blocks move by hand."""
-    with Emulator(block_time_s=0) as emu:
-        client = Client.open(
-            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
-            db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
-        )  # fmt: skip
-        yield client, emu
-        client.close()
-
-
 def _broadcasts(emu: Emulator) -> int:
     return sum(1 for c in emu.call_log() if c["name"] == "BroadcastTx")
 

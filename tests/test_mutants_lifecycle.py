@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,6 @@ from dydxctl.errors import DydxctlError
 from tests.conftest import TEST_MNEMONIC
 
 LIMIT = {"price": "50000", "size": "0.001", "market": "BTC-USD", "side": "buy"}
-
-
-@pytest.fixture
-def bot(tmp_path: Path) -> Iterator[tuple[Client, Emulator]]:
-    """A library client on a fresh store, against an emulator whose blocks move by hand."""
-    with Emulator(block_time_s=0) as emu:
-        client = Client.open(
-            network="local", grpc=emu.grpc_target, indexer=emu.indexer_url,
-            db=tmp_path / "orders.db", env={"DYDX_MNEMONIC": TEST_MNEMONIC},
-        )  # fmt: skip
-        yield client, emu
-        client.close()
 
 
 def _calls(emu: Emulator) -> list[str]:
