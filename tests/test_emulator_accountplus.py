@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -153,21 +154,26 @@ def test_selected_authenticators_must_match_the_message_count() -> None:
     assert (answer.codespace, answer.code) == ("sdk", 18) and "Mismatch" in answer.log
 
 
+def _long_term_order(state: ChainState, client_id: int) -> Any:
+    """A one-hour long-term buy of the owner's, on the grid of the state's first market."""
+    from v4_proto.dydxprotocol.clob.order_pb2 import Order
+
+    market = state.markets[0]
+    return Order(
+        order_id=make_order_id(TEST_ADDRESS, 0, client_id, 0, chain.ORDER_FLAGS_LONG_TERM),
+        side=Order.SIDE_BUY, quantums=market.step_base_quantums,
+        subticks=market.subticks_per_tick * 1000,
+        good_til_block_time=int(state.block_time) + 3600,
+    )  # fmt: skip
+
+
 def test_a_stateful_tx_is_authenticated_again_in_its_block() -> None:
     """DeliverTx reruns the ante handler: an authenticator removed after CheckTx fails the tx
     in its block, and the owner's sequence does not move."""
     state = ChainState()
     owner = state.account(TEST_ADDRESS)
     key = _add(state.accountplus, auth.trading_key(TRADER.public_key))
-    from v4_proto.dydxprotocol.clob.order_pb2 import Order
-
-    market = state.markets[0]
-    order = Order(
-        order_id=make_order_id(TEST_ADDRESS, 0, 7, 0, chain.ORDER_FLAGS_LONG_TERM),
-        side=Order.SIDE_BUY, quantums=market.step_base_quantums,
-        subticks=market.subticks_per_tick * 1000,
-        good_til_block_time=int(state.block_time) + 3600,
-    )  # fmt: skip
+    order = _long_term_order(state, client_id=7)
     signed = tx.sign_tx(_trader(key), [tx.place_order_msg(order)], chain_id=CHAIN_STATE_ID,
                         account_number=owner.account_number, sequence=0)  # fmt: skip
     assert check_tx(state, signed.tx_bytes).code == 0
@@ -193,15 +199,7 @@ def test_removal_between_checktx_and_the_block_fails_the_tx_in_deliver() -> None
     state = ChainState()
     owner = state.account(TEST_ADDRESS)
     key = _add(state.accountplus, auth.trading_key(TRADER.public_key))
-    from v4_proto.dydxprotocol.clob.order_pb2 import Order
-
-    market = state.markets[0]
-    order = Order(
-        order_id=make_order_id(TEST_ADDRESS, 0, 9, 0, chain.ORDER_FLAGS_LONG_TERM),
-        side=Order.SIDE_BUY, quantums=market.step_base_quantums,
-        subticks=market.subticks_per_tick * 1000,
-        good_til_block_time=int(state.block_time) + 3600,
-    )  # fmt: skip
+    order = _long_term_order(state, client_id=9)
     signed = tx.sign_tx(_trader(key), [tx.place_order_msg(order)], chain_id=CHAIN_STATE_ID,
                         account_number=owner.account_number, sequence=0)  # fmt: skip
     assert check_tx(state, signed.tx_bytes).code == 0
