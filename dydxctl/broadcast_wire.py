@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-# cosmos.tx.v1beta1.BroadcastMode: CheckTx's answer, not the block's.
+# The field numbers below are the cosmos-sdk messages v4-chain (protocol/v9.6.1, go.mod:
+# dydxprotocol/cosmos-sdk v0.50) serves; tests/test_broadcast_wire.py checks each against
+# the generated v4_proto classes.
+# proto/cosmos/tx/v1beta1/service.proto BroadcastMode: SYNC returns CheckTx's answer.
 BROADCAST_MODE_SYNC = 2
-# Wire types.
+# Wire types (protobuf encoding spec).
 VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
-# BroadcastTxRequest's fields; BroadcastTxResponse.tx_response; the TxResponse fields read.
+# service.proto: BroadcastTxRequest{tx_bytes = 1, mode = 2}; BroadcastTxResponse{tx_response = 1}.
 TX_BYTES, MODE = 1, 2
 TX_RESPONSE = 1
+# proto/cosmos/base/abci/v1beta1/abci.proto TxResponse: txhash 2, codespace 3, code 4, raw_log 6.
 TXHASH, CODESPACE, CODE, RAW_LOG = 2, 3, 4, 6
 UINT32_MASK = 0xFFFFFFFF
 UINT64_MASK = 0xFFFFFFFFFFFFFFFF
