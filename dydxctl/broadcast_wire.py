@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-# The field numbers below are the cosmos-sdk messages v4-chain (protocol/v9.6.1, go.mod:
-# dydxprotocol/cosmos-sdk v0.50) serves; tests/test_broadcast_wire.py checks each against
-# the generated v4_proto classes.
+# The field numbers below are those of the cosmos-sdk messages v4-chain serves (its
+# cosmos-sdk fork's proto files); tests/test_broadcast_wire.py checks each against the
+# generated v4_proto classes.
 # proto/cosmos/tx/v1beta1/service.proto BroadcastMode: SYNC returns CheckTx's answer.
 BROADCAST_MODE_SYNC = 2
 # Wire types (protobuf encoding spec).
